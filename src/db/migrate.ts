@@ -1,0 +1,128 @@
+// Applies and creates migrations with Prisma's own schema engine, built to WebAssembly.
+// The `prisma` CLI would download a native engine at start-up, which fails offline; the WASM build
+// talks to the database through the same driver adapter the client uses and writes the standard
+// `_prisma_migrations` table, so `prisma migrate deploy` elsewhere sees the same history.
+import { readFile, readdir, mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+
+const require = createRequire(import.meta.url);
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const schemaPath = path.join(projectRoot, 'prisma/schema.prisma');
+export const migrationsDir = path.join(projectRoot, 'prisma/migrations');
+
+type Engine = {
+  applyMigrations(input: unknown): Promise<{ appliedMigrationNames: string[] }>;
+  diff(input: unknown): Promise<{ exitCode: number; stdout: string | null }>;
+  free(): void;
+};
+type EngineModule = {
+  SchemaEngine: { new: (opts: unknown, log: (msg: string) => void, adapter: object) => Promise<Engine> };
+};
+
+let engineModule: Promise<EngineModule> | undefined;
+
+/** The package is ESM built for bundlers (it imports the .wasm file); instantiate it by hand. */
+function loadEngineModule(): Promise<EngineModule> {
+  engineModule ??= (async () => {
+    const bgFile = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
+    const bg = await import(pathToFileURL(bgFile).href);
+    const dir = path.dirname(bgFile);
+    const { instance } = await WebAssembly.instantiate(await readFile(path.join(dir, 'schema_engine_bg.wasm')), {
+      './schema_engine_bg.js': bg,
+    });
+    bg.__wbg_set_wasm(instance.exports);
+    (instance.exports as { __wbindgen_start?: () => void }).__wbindgen_start?.();
+    return bg as EngineModule;
+  })();
+  return engineModule;
+}
+
+const noFilters = { externalTables: [], externalEnums: [] };
+
+async function openEngine(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<Engine> {
+  const { SchemaEngine } = await loadEngineModule();
+  const datamodel = await readFile(schemaPath, 'utf8');
+  return SchemaEngine.new(
+    { datamodels: [[schemaPath, datamodel]] },
+    () => {},
+    bindMigrationAwareSqlAdapterFactory(adapterFactory),
+  );
+}
+
+async function readMigrationList() {
+  const entries = await readdir(migrationsDir, { withFileTypes: true }).catch(() => []);
+  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const migrationDirectories = await Promise.all(
+    dirs.map(async (name) => {
+      const file = path.join(migrationsDir, name, 'migration.sql');
+      const content = await readFile(file, 'utf8').then(
+        (ok) => ({ tag: 'ok', value: ok }),
+        (err: Error) => ({ tag: 'error', value: err.message }),
+      );
+      return { path: name, migrationFile: { path: 'migration.sql', content } };
+    }),
+  );
+  const lockPath = path.join(migrationsDir, 'migration_lock.toml');
+  return {
+    baseDir: migrationsDir,
+    lockfile: { path: 'migration_lock.toml', content: await readFile(lockPath, 'utf8').catch(() => null) },
+    shadowDbInitScript: '',
+    migrationDirectories,
+  };
+}
+
+/** Applies every committed migration not yet recorded in `_prisma_migrations`. Idempotent. */
+export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
+  const engine = await openEngine(adapterFactory);
+  try {
+    const { appliedMigrationNames } = await engine.applyMigrations({
+      migrationsList: await readMigrationList(),
+      filters: noFilters,
+    });
+    return appliedMigrationNames;
+  } finally {
+    engine.free();
+  }
+}
+
+/**
+ * Writes prisma/migrations/<timestamp>_<name>/migration.sql with the SQL that takes the committed
+ * migrations to the current schema.prisma (replayed on a shadow database of the given adapter).
+ * Returns the new folder, or null when the schema has no changes.
+ */
+export async function createMigration(
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+  name: string,
+): Promise<string | null> {
+  if (!/^[a-z0-9_]+$/i.test(name)) throw new Error(`Migration name must match [A-Za-z0-9_]+, got "${name}"`);
+  const engine = await openEngine(adapterFactory);
+  try {
+    const migrations = await readMigrationList();
+    const { stdout } = await engine.diff({
+      from: migrations.migrationDirectories.length ? { tag: 'migrations', ...migrations } : { tag: 'empty' },
+      to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: await readFile(schemaPath, 'utf8') }] },
+      script: true,
+      exitCode: null,
+      filters: noFilters,
+    });
+    const sql = (stdout ?? '').trim();
+    if (!sql || sql === '-- This is an empty migration.') return null;
+    const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+    const dir = path.join(migrationsDir, `${stamp}_${name}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'migration.sql'), sql + '\n');
+    if (migrations.lockfile.content === null) {
+      await writeFile(
+        path.join(migrationsDir, 'migration_lock.toml'),
+        '# Please do not edit this file manually\n# It should be added in your version-control system (e.g., Git)\nprovider = "postgresql"\n',
+      );
+    }
+    return dir;
+  } finally {
+    engine.free();
+  }
+}
