@@ -31,7 +31,9 @@ function loadEngineModule(): Promise<EngineModule> {
     const bgFile = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
     const bg = await import(pathToFileURL(bgFile).href);
     const dir = path.dirname(bgFile);
-    const { instance } = await WebAssembly.instantiate(await readFile(path.join(dir, 'schema_engine_bg.wasm')), {
+    // `WebAssembly` is a Node global that the ES lib typings do not declare.
+    const wasm = (globalThis as unknown as { WebAssembly: { instantiate(b: Uint8Array, i: object): Promise<{ instance: { exports: object } }> } }).WebAssembly;
+    const { instance } = await wasm.instantiate(await readFile(path.join(dir, 'schema_engine_bg.wasm')), {
       './schema_engine_bg.js': bg,
     });
     bg.__wbg_set_wasm(instance.exports);

@@ -1,0 +1,66 @@
+// Input checks shared by the mutations. Each failure names the offending field.
+import { badInput } from '../errors.js';
+
+const externalIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@\/-]{0,127}$/;
+const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,}$/;
+
+export function externalId(field: string, value: string): string {
+  if (!externalIdPattern.test(value)) {
+    throw badInput(field, 'must be 1–128 characters of letters, digits and . _ : @ / -, starting with a letter or digit');
+  }
+  return value;
+}
+
+export function requiredText(field: string, value: string | null | undefined, max: number): string {
+  const text = value?.trim();
+  if (!text) throw badInput(field, 'is required');
+  if (text.length > max) throw badInput(field, `must be at most ${max} characters`);
+  return text;
+}
+
+export function email(field: string, value: string): string {
+  const text = value.trim().toLowerCase();
+  if (text.length > 254 || !emailPattern.test(text)) throw badInput(field, 'is not a valid email address');
+  return text;
+}
+
+export function countryCode(field: string, value: string): string {
+  if (!/^[A-Z]{2}$/.test(value)) throw badInput(field, 'must be an ISO 3166-1 alpha-2 code such as "DE"');
+  return value;
+}
+
+export function currencyCode(field: string, value: string): string {
+  if (!/^[A-Z]{3}$/.test(value)) throw badInput(field, 'must be an ISO 4217 code of three upper-case letters such as "EUR"');
+  return value;
+}
+
+export function nonNegativeAmount(field: string, value: string): string {
+  if (value.startsWith('-')) throw badInput(field, 'must not be negative');
+  return value;
+}
+
+export function intInRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw badInput(field, `must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+/** Rejects times before 1970 or later than now + tolerance (clock skew between shop and API). */
+export function pastTime(field: string, value: Date, toleranceSeconds: number, now = Date.now()): Date {
+  if (Number.isNaN(value.getTime()) || value.getTime() < 0) throw badInput(field, 'must be a time after 1970-01-01');
+  if (value.getTime() > now + toleranceSeconds * 1000) {
+    throw badInput(field, `must not be more than ${toleranceSeconds} seconds in the future`);
+  }
+  return value;
+}
+
+export function pastDay(field: string, value: string, now = new Date()): string {
+  if (value > now.toISOString().slice(0, 10) || value < '1900-01-01') throw badInput(field, 'must be a date from 1900-01-01 to today');
+  return value;
+}
+
+/** The PostgreSQL SQLSTATE behind a Prisma/driver error, when there is one. */
+export function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string; code?: string } } } };
+  const cause = e?.meta?.driverAdapterError?.cause;
+  return cause?.originalCode ?? cause?.code;
+}

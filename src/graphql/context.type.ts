@@ -1,0 +1,13 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import type { Loaders } from './loaders.js';
+
+/** Built once per HTTP request by the server's context factory; loaders never outlive it. */
+export interface Context {
+  db: Database;
+  config: Config;
+  loaders: Loaders;
+  log: Logger;
+  requestId: string;
+}

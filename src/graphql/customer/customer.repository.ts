@@ -1,0 +1,235 @@
+// SQL for customers. Every function takes a batch (ids) or a whole page, so that resolvers and
+// DataLoaders cost a constant number of statements per request, whatever the page size.
+import { Prisma } from '../../generated/prisma/client.js';
+import type { Database } from '../../db/client.js';
+import type { CursorPosition } from '../common/connection.js';
+import { CustomerSortField, SortDirection, type CustomerFilter, type CustomerOrderBy } from './customer.input.js';
+import type { Customer, CustomerStats, Gender } from './customer.type.js';
+import type { Order, OrderStatus } from '../order/order.type.js';
+
+const { sql, join, empty, raw } = Prisma;
+
+type CustomerRow = {
+  id: string;
+  externalId: string;
+  email: string | null;
+  name: string;
+  gender: string | null;
+  birthDate: Date | string | null;
+  country: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+export function toCustomer(row: CustomerRow): Customer {
+  const birth = row.birthDate instanceof Date ? row.birthDate.toISOString().slice(0, 10) : row.birthDate;
+  return { ...row, gender: row.gender as Gender | null, birthDate: birth };
+}
+
+type OrderRow = Omit<Order, 'amount' | 'status'> & { amount: Prisma.Decimal | string; status: string };
+
+export function toOrder(row: OrderRow): Order {
+  return { ...row, amount: String(row.amount), status: row.status as OrderStatus };
+}
+
+const customerColumns = sql`c."id", c."externalId", c."email", c."name", c."gender", c."birthDate", c."country", c."createdAt", c."updatedAt"`;
+
+export async function customersByIds(db: Database, ids: readonly string[]): Promise<Customer[]> {
+  const rows = await db.prisma.$queryRaw<CustomerRow[]>`
+    SELECT ${customerColumns} FROM "Customer" c WHERE c."id" = ANY(${ids}::uuid[])`;
+  return rows.map(toCustomer);
+}
+
+export async function customersByExternalIds(db: Database, externalIds: readonly string[]): Promise<Customer[]> {
+  const rows = await db.prisma.$queryRaw<CustomerRow[]>`
+    SELECT ${customerColumns} FROM "Customer" c WHERE c."externalId" = ANY(${externalIds}::text[])`;
+  return rows.map(toCustomer);
+}
+
+// ---- listing ---------------------------------------------------------------------------------
+
+/** Paid-order aggregates, joined only when a filter or the ordering needs them. */
+const statsJoin = sql`LEFT JOIN LATERAL (
+    SELECT count(*)::int AS order_count, coalesce(sum(o."amount"), 0) AS total_spent, max(o."orderedAt") AS last_order_at
+    FROM "Order" o WHERE o."customerId" = c."id" AND o."status" = 'paid'
+  ) s ON true`;
+
+const sortColumns: Record<CustomerSortField, { expr: Prisma.Sql; type: string; needsStats: boolean }> = {
+  [CustomerSortField.CREATED_AT]: { expr: sql`c."createdAt"`, type: 'timestamptz', needsStats: false },
+  [CustomerSortField.EXTERNAL_ID]: { expr: sql`c."externalId"`, type: 'text', needsStats: false },
+  [CustomerSortField.ORDER_COUNT]: { expr: sql`s.order_count`, type: 'int', needsStats: true },
+  [CustomerSortField.TOTAL_SPENT]: { expr: sql`s.total_spent`, type: 'numeric', needsStats: true },
+  // Customers without paid orders sort first ascending, as if they had bought at the start of time.
+  [CustomerSortField.LAST_ORDER_AT]: { expr: sql`coalesce(s.last_order_at, '-infinity'::timestamptz)`, type: 'timestamptz', needsStats: true },
+};
+
+function filterConditions(filter: CustomerFilter | null | undefined): { conditions: Prisma.Sql[]; needsStats: boolean } {
+  const f = filter ?? {};
+  const conditions: Prisma.Sql[] = [];
+  if (f.countries?.length) conditions.push(sql`c."country" = ANY(${f.countries}::text[])`);
+  if (f.gender) conditions.push(sql`c."gender" = ${f.gender}`);
+  if (f.createdFrom) conditions.push(sql`c."createdAt" >= ${f.createdFrom}`);
+  if (f.createdTo) conditions.push(sql`c."createdAt" < ${f.createdTo}`);
+  const statsConditions: Prisma.Sql[] = [];
+  if (f.minOrderCount != null) statsConditions.push(sql`s.order_count >= ${f.minOrderCount}`);
+  if (f.maxOrderCount != null) statsConditions.push(sql`s.order_count <= ${f.maxOrderCount}`);
+  if (f.minTotalSpent != null) statsConditions.push(sql`s.total_spent >= ${f.minTotalSpent}::numeric`);
+  if (f.maxTotalSpent != null) statsConditions.push(sql`s.total_spent <= ${f.maxTotalSpent}::numeric`);
+  if (f.lastOrderFrom) statsConditions.push(sql`s.last_order_at >= ${f.lastOrderFrom}`);
+  if (f.lastOrderTo) statsConditions.push(sql`(s.last_order_at < ${f.lastOrderTo} OR s.last_order_at IS NULL)`);
+  return { conditions: [...conditions, ...statsConditions], needsStats: statsConditions.length > 0 };
+}
+
+const where = (conditions: Prisma.Sql[]) => (conditions.length ? sql`WHERE ${join(conditions, ' AND ')}` : empty);
+
+export interface CustomerListArgs {
+  filter?: CustomerFilter | null;
+  orderBy: CustomerOrderBy;
+  first: number;
+  after?: CursorPosition | null;
+}
+
+/** One keyset page: `first` rows after the cursor, plus whether more follow. */
+export async function listCustomers(
+  db: Database,
+  args: CustomerListArgs,
+): Promise<{ rows: { customer: Customer; sortValue: string | null }[]; hasNextPage: boolean }> {
+  const sort = sortColumns[args.orderBy.field];
+  const desc = args.orderBy.direction === SortDirection.DESC;
+  const { conditions, needsStats } = filterConditions(args.filter);
+  if (args.after) {
+    const cmp = raw(desc ? '<' : '>');
+    const value = args.after.value === null ? sql`NULL` : sql`${args.after.value}::${raw(sort.type)}`;
+    conditions.push(sql`(${sort.expr}, c."id") ${cmp} (${value}, ${args.after.id}::uuid)`);
+  }
+  const dir = raw(desc ? 'DESC' : 'ASC');
+  const rows = await db.prisma.$queryRaw<(CustomerRow & { sort_value: string | null })[]>`
+    SELECT ${customerColumns}, (${sort.expr})::text AS sort_value
+    FROM "Customer" c ${needsStats || sort.needsStats ? statsJoin : empty}
+    ${where(conditions)}
+    ORDER BY ${sort.expr} ${dir}, c."id" ${dir}
+    LIMIT ${args.first + 1}`;
+  return {
+    rows: rows.slice(0, args.first).map(({ sort_value, ...row }) => ({ customer: toCustomer(row), sortValue: sort_value })),
+    hasNextPage: rows.length > args.first,
+  };
+}
+
+export async function countCustomers(db: Database, filter: CustomerFilter | null | undefined): Promise<number> {
+  const { conditions, needsStats } = filterConditions(filter);
+  const [row] = await db.prisma.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM "Customer" c ${needsStats ? statsJoin : empty} ${where(conditions)}`;
+  return row.n;
+}
+
+// ---- per-customer aggregates and orders (DataLoader batch functions) --------------------------
+
+export async function statsByCustomerIds(db: Database, ids: readonly string[]): Promise<Map<string, CustomerStats>> {
+  const rows = await db.prisma.$queryRaw<
+    { customerId: string; order_count: number; total_spent: Prisma.Decimal; first_order_at: Date | null; last_order_at: Date | null }[]
+  >`
+    SELECT o."customerId", count(*)::int AS order_count, sum(o."amount") AS total_spent,
+           min(o."orderedAt") AS first_order_at, max(o."orderedAt") AS last_order_at
+    FROM "Order" o
+    WHERE o."customerId" = ANY(${ids}::uuid[]) AND o."status" = 'paid'
+    GROUP BY o."customerId"`;
+  const result = new Map<string, CustomerStats>();
+  for (const r of rows) {
+    const total = new Prisma.Decimal(r.total_spent);
+    result.set(r.customerId, {
+      orderCount: r.order_count,
+      totalSpent: total.toFixed(2),
+      averageOrderValue: total.div(r.order_count).toFixed(2),
+      firstOrderAt: r.first_order_at,
+      lastOrderAt: r.last_order_at,
+    });
+  }
+  return result;
+}
+
+export const emptyStats: CustomerStats = { orderCount: 0, totalSpent: '0.00', averageOrderValue: null, firstOrderAt: null, lastOrderAt: null };
+
+const orderColumns = sql`o."id", o."customerId", o."externalId", o."orderedAt", o."amount", o."itemCount", o."currency", o."status"::text AS "status", o."createdAt"`;
+
+/**
+ * The newest orders of each customer (orderedAt DESC, id DESC): up to `first + 1` per customer,
+ * so the caller can tell whether more follow. `after` positions apply to every customer in the batch.
+ */
+export async function ordersByCustomerIds(
+  db: Database,
+  ids: readonly string[],
+  first: number,
+  after: { orderedAt: Date; id: string } | null,
+): Promise<Map<string, Order[]>> {
+  const rows = await db.prisma.$queryRaw<OrderRow[]>`
+    SELECT t."id", t."customerId", t."externalId", t."orderedAt", t."amount", t."itemCount", t."currency", t."status", t."createdAt"
+    FROM (
+      SELECT ${orderColumns},
+             row_number() OVER (PARTITION BY o."customerId" ORDER BY o."orderedAt" DESC, o."id" DESC) AS rn
+      FROM "Order" o
+      WHERE o."customerId" = ANY(${ids}::uuid[])
+      ${after ? sql`AND (o."orderedAt", o."id") < (${after.orderedAt}, ${after.id}::uuid)` : empty}
+    ) t
+    WHERE t.rn <= ${first + 1}
+    ORDER BY t."customerId", t.rn`;
+  const result = new Map<string, Order[]>();
+  for (const row of rows) {
+    const list = result.get(row.customerId) ?? [];
+    list.push(toOrder(row));
+    result.set(row.customerId, list);
+  }
+  return result;
+}
+
+export async function orderCountsByCustomerIds(db: Database, ids: readonly string[]): Promise<Map<string, number>> {
+  const rows = await db.prisma.$queryRaw<{ customerId: string; n: number }[]>`
+    SELECT o."customerId", count(*)::int AS n FROM "Order" o WHERE o."customerId" = ANY(${ids}::uuid[]) GROUP BY o."customerId"`;
+  return new Map(rows.map((r) => [r.customerId, r.n]));
+}
+
+// ---- writes ---------------------------------------------------------------------------------
+
+/** Validated fields of an upsert; `undefined` means "leave unchanged", null clears. */
+export interface CustomerWrite {
+  externalId: string;
+  name?: string;
+  email?: string | null;
+  gender?: string | null;
+  birthDate?: string | null;
+  country?: string | null;
+  createdAt?: Date | null;
+}
+
+const writableColumns = ['name', 'email', 'gender', 'birthDate', 'country'] as const;
+
+/**
+ * Inserts or updates by externalId in one atomic statement (safe under concurrent retries).
+ * Returns null when the customer does not exist and no name was given to create it.
+ */
+export async function upsertCustomer(db: Database, w: CustomerWrite): Promise<Customer | null> {
+  const given = writableColumns.filter((col) => w[col] !== undefined);
+  const setList = join(
+    [...given.map((col) => sql`${raw(`"${col}"`)} = EXCLUDED.${raw(`"${col}"`)}`), sql`"updatedAt" = now()`],
+    ', ',
+  );
+  if (w.name === undefined) {
+    if (given.length === 0) {
+      return (await customersByExternalIds(db, [w.externalId]))[0] ?? null;
+    }
+    const rows = await db.prisma.$queryRaw<CustomerRow[]>`
+      UPDATE "Customer" c SET ${join(
+        [...given.map((col) => sql`${raw(`"${col}"`)} = ${col === 'birthDate' ? sql`${w[col]}::date` : sql`${w[col]}`}`), sql`"updatedAt" = now()`],
+        ', ',
+      )}
+      WHERE c."externalId" = ${w.externalId}
+      RETURNING ${customerColumns}`;
+    return rows[0] ? toCustomer(rows[0]) : null;
+  }
+  const rows = await db.prisma.$queryRaw<CustomerRow[]>`
+    INSERT INTO "Customer" AS c ("externalId", "name", "email", "gender", "birthDate", "country", "createdAt")
+    VALUES (${w.externalId}, ${w.name}, ${w.email ?? null}, ${w.gender ?? null}, ${w.birthDate ?? null}::date,
+            ${w.country ?? null}, coalesce(${w.createdAt ?? null}::timestamptz, now()))
+    ON CONFLICT ("externalId") DO UPDATE SET ${setList}
+    RETURNING ${customerColumns}`;
+  return toCustomer(rows[0]);
+}

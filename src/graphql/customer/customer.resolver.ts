@@ -1,0 +1,116 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../context.type.js';
+import { decodeCursor, encodeCursor, pageSize } from '../common/connection.js';
+import { uuid } from '../common/ids.js';
+import * as check from '../common/validate.js';
+import { ErrorCode, appError, badInput } from '../errors.js';
+import { OrderConnection } from '../order/order.type.js';
+import { CustomerFilter, CustomerOrderBy, CustomerSortField, SortDirection, UpsertCustomerInput } from './customer.input.js';
+import { countCustomers, listCustomers, upsertCustomer, type CustomerWrite } from './customer.repository.js';
+import { Customer, CustomerConnection, CustomerStats } from './customer.type.js';
+
+const defaultOrder: CustomerOrderBy = { field: CustomerSortField.CREATED_AT, direction: SortDirection.ASC };
+
+function checkFilter(filter: CustomerFilter | null | undefined): void {
+  filter?.countries?.forEach((c, i) => check.countryCode(`filter.countries[${i}]`, c));
+  if (filter?.minOrderCount != null) check.intInRange('filter.minOrderCount', filter.minOrderCount, 0, 2 ** 31 - 1);
+  if (filter?.maxOrderCount != null) check.intInRange('filter.maxOrderCount', filter.maxOrderCount, 0, 2 ** 31 - 1);
+}
+
+@Resolver(() => Customer)
+export class CustomerResolver {
+  @Query(() => Customer, { nullable: true, description: 'A customer by id; null when there is none.' })
+  customer(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Customer | null> {
+    return ctx.loaders.customerById.load(uuid('id', id));
+  }
+
+  @Query(() => Customer, { nullable: true, description: 'A customer by the shop system\'s id; null when there is none.' })
+  customerByExternalId(@Arg('externalId', () => String) externalId: string, @Ctx() ctx: Context): Promise<Customer | null> {
+    return ctx.loaders.customerByExternalId.load(check.externalId('externalId', externalId));
+  }
+
+  @Query(() => CustomerConnection, { description: 'Customers page by page (keyset pagination). `first` defaults to DEFAULT_PAGE_SIZE and may not exceed MAX_PAGE_SIZE.' })
+  async customers(
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => CustomerFilter, { nullable: true }) filter: CustomerFilter | null,
+    @Arg('orderBy', () => CustomerOrderBy, { nullable: true }) orderBy: CustomerOrderBy | null,
+    @Ctx() ctx: Context,
+  ): Promise<CustomerConnection> {
+    const size = pageSize(first, ctx.config.DEFAULT_PAGE_SIZE, ctx.config.MAX_PAGE_SIZE);
+    checkFilter(filter);
+    const order = orderBy ?? defaultOrder;
+    const sortKey = `${order.field}:${order.direction}`;
+    const position = after ? decodeCursor(after, sortKey) : null;
+    const { rows, hasNextPage } = await listCustomers(ctx.db, { filter, orderBy: order, first: size, after: position });
+    const edges = rows.map(({ customer, sortValue }) => {
+      ctx.loaders.customerById.prime(customer.id, customer);
+      return { node: customer, cursor: encodeCursor({ sort: sortKey, value: sortValue, id: customer.id }) };
+    });
+    return CustomerConnection.from({
+      edges,
+      pageInfo: {
+        hasNextPage,
+        hasPreviousPage: position !== null,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+      totalCount: () => countCustomers(ctx.db, filter),
+    });
+  }
+
+  @FieldResolver(() => CustomerStats)
+  stats(@Root() customer: Customer, @Ctx() ctx: Context): Promise<CustomerStats> {
+    return ctx.loaders.stats.load(customer.id);
+  }
+
+  @FieldResolver(() => OrderConnection, { description: 'All orders (any status), newest first.' })
+  async orders(
+    @Root() customer: Customer,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<OrderConnection> {
+    const size = pageSize(first, ctx.config.DEFAULT_PAGE_SIZE, ctx.config.MAX_PAGE_SIZE);
+    const position = after ? decodeCursor(after, 'orders') : null;
+    const afterKey = position ? { orderedAt: new Date(position.value ?? ''), id: position.id } : null;
+    if (afterKey && Number.isNaN(afterKey.orderedAt.getTime())) throw appError(ErrorCode.INVALID_CURSOR, 'after: malformed cursor', { field: 'after' });
+    const orders = await ctx.loaders.orders(size, afterKey).load(customer.id);
+    const edges = orders.slice(0, size).map((order) => ({
+      node: order,
+      cursor: encodeCursor({ sort: 'orders', value: order.orderedAt.toISOString(), id: order.id }),
+    }));
+    return OrderConnection.from({
+      edges,
+      pageInfo: {
+        hasNextPage: orders.length > size,
+        hasPreviousPage: position !== null,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+      totalCount: () => ctx.loaders.orderCount.load(customer.id),
+    });
+  }
+
+  @Mutation(() => Customer, { description: 'Creates or updates a customer by externalId. Safe to retry.' })
+  async upsertCustomer(@Arg('input', () => UpsertCustomerInput) input: UpsertCustomerInput, @Ctx() ctx: Context): Promise<Customer> {
+    const write: CustomerWrite = { externalId: check.externalId('input.externalId', input.externalId) };
+    if (input.name !== undefined) write.name = check.requiredText('input.name', input.name, 200);
+    if (input.email !== undefined) write.email = input.email === null ? null : check.email('input.email', input.email);
+    if (input.gender !== undefined) write.gender = input.gender;
+    if (input.birthDate !== undefined) write.birthDate = input.birthDate === null ? null : check.pastDay('input.birthDate', input.birthDate);
+    if (input.country !== undefined) write.country = input.country === null ? null : check.countryCode('input.country', input.country);
+    if (input.createdAt != null) write.createdAt = check.pastTime('input.createdAt', input.createdAt, ctx.config.ORDER_FUTURE_TOLERANCE_SECONDS);
+    try {
+      const customer = await upsertCustomer(ctx.db, write);
+      if (!customer) throw badInput('input.name', 'is required when creating a customer');
+      ctx.loaders.customerById.clear(customer.id).prime(customer.id, customer);
+      return customer;
+    } catch (err) {
+      if (check.sqlState(err) === '23505') {
+        throw appError(ErrorCode.ALREADY_EXISTS, 'input.email: already belongs to another customer', { field: 'input.email' });
+      }
+      throw err;
+    }
+  }
+}

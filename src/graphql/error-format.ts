@@ -1,0 +1,39 @@
+// What clients see of a failure: catalogue errors pass through; database unavailability becomes
+// SERVICE_UNAVAILABLE; everything else is masked as INTERNAL_SERVER_ERROR (and logged, with the
+// request id, by the server's error-logging plugin).
+import type { GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ErrorCode } from './errors.js';
+
+const unavailableKinds = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
+const unavailablePrismaCodes = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const unavailableNodeCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/** True when the error means "the database cannot serve right now", so a retry may succeed. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as Record<string, any> | undefined, depth = 0; e && depth < 6; e = e.cause ?? e.meta?.driverAdapterError, depth++) {
+    if (unavailablePrismaCodes.has(e.code) || unavailableNodeCodes.has(e.code)) return true;
+    if (unavailableKinds.has(e.kind)) return true;
+    // SQLSTATE class 08 (connection exception), 57P0x (shutdown), 53300 (too many connections).
+    const state = e.originalCode ?? (e.kind === 'postgres' ? e.code : undefined);
+    if (typeof state === 'string' && (state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300')) return true;
+    if (e.name === 'PrismaClientInitializationError') return true;
+  }
+  return false;
+}
+
+const passThrough = new Set<string>(Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR));
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && passThrough.has(code)) {
+    // Apollo adds a stack trace in development; clients never need it.
+    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  const original = unwrapResolverError(error);
+  if (isDatabaseUnavailable(original)) {
+    return { message: 'The database is unavailable; retry later.', path: formatted.path, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
+  }
+  return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+}

@@ -1,0 +1,44 @@
+// The error catalogue: every error a client can see carries one of these stable codes in
+// `extensions.code`. Each code is documented in the README (a test keeps the two in step).
+import { GraphQLError } from 'graphql';
+
+export const ErrorCode = {
+  /** The document could not be parsed. (Apollo) */
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  /** The document does not match the schema. (Apollo) */
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  /** An argument or input field is invalid; `extensions.field` names it. */
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** The operation name does not match any operation in the document. (Apollo) */
+  OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
+  /** The HTTP request itself is malformed (no query, wrong method or content type). (Apollo) */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** The request body is larger than BODY_LIMIT. (HTTP 413) */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** No such HTTP route. (HTTP 404) */
+  NOT_FOUND: 'NOT_FOUND',
+  /** `first` is above MAX_PAGE_SIZE. */
+  PAGE_SIZE_EXCEEDED: 'PAGE_SIZE_EXCEEDED',
+  /** `after` is not a cursor this server issued for this list and ordering. */
+  INVALID_CURSOR: 'INVALID_CURSOR',
+  /** The referenced customer does not exist. */
+  CUSTOMER_NOT_FOUND: 'CUSTOMER_NOT_FOUND',
+  /** An externalId was reused with different content (idempotency key conflict). */
+  IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
+  /** A unique value (such as an email) already belongs to another record. */
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** The database is unreachable or overloaded; retry later. */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** Anything unexpected; details are logged, never sent. */
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function appError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extensions } });
+}
+
+/** Invalid input: `field` is the path of the offending argument, e.g. `input.amount`. */
+export function badInput(field: string, message: string): GraphQLError {
+  return appError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
+}

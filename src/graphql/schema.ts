@@ -1,0 +1,18 @@
+import 'reflect-metadata';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { CustomerResolver } from './customer/customer.resolver.js';
+import { OrderResolver } from './order/order.resolver.js';
+
+/** The committed SDL; a test fails when the code's schema drifts from it. */
+export const schemaFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
+
+let built: Promise<GraphQLSchema> | undefined;
+
+/** Built once per process. Input checks live in the resolvers (they need config and the database). */
+export function getSchema(): Promise<GraphQLSchema> {
+  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver], validate: false });
+  return built;
+}

@@ -1,0 +1,78 @@
+// Starts the real HTTP server on a fresh test database and talks to it over loopback, with the
+// typed documents that GraphQL Code Generator makes from test/operations/*.graphql.
+import { Writable } from 'node:stream';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { DatabaseKind } from '../../src/db/client.js';
+import { startServer, type RunningServer } from '../../src/server/app.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
+
+export interface GraphQLResponse<R> {
+  status: number;
+  data?: R | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string; [k: string]: unknown } }[];
+}
+
+export interface TestServer extends TestDatabase {
+  server: RunningServer;
+  config: Config;
+  /** Lines the server logged (JSON), for assertions on what is logged but not sent. */
+  logs: string[];
+  gql<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<GraphQLResponse<R>>;
+  post(body: string, headers?: Record<string, string>, path?: string): Promise<{ status: number; json: any }>;
+  close(): Promise<void>;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info', DEMO_CUSTOMERS: '0', ...env });
+}
+
+export async function startTestServer(kind: DatabaseKind, env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestServer> {
+  const tdb = existing ?? (await createTestDatabase(kind));
+  const config = testConfig(env);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const server = await startServer(config, tdb.db, pino({ level: 'info' }, sink));
+
+  async function post(body: string, headers: Record<string, string> = {}, path = '/graphql') {
+    const res = await fetch(server.url.replace('/graphql', path), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = { unparsable: text };
+    }
+    return { status: res.status, json };
+  }
+
+  return {
+    ...tdb,
+    server,
+    config,
+    logs,
+    post,
+    async gql(document, variables) {
+      const { status, json } = await post(JSON.stringify({ query: print(document), variables }));
+      return { status, ...json };
+    },
+    async close() {
+      await server.close();
+      if (!existing) await tdb.drop();
+    },
+  };
+}
+
+/** The error codes of a response, in order. */
+export const codes = (res: GraphQLResponse<unknown>) => (res.errors ?? []).map((e) => e.extensions?.code);
