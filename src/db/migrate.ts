@@ -33,8 +33,14 @@ function loadEngineModule(): Promise<EngineModule> {
     const dir = path.dirname(bgFile);
     // `WebAssembly` is a Node global that the ES lib typings do not declare.
     const wasm = (globalThis as unknown as { WebAssembly: { instantiate(b: Uint8Array, i: object): Promise<{ instance: { exports: object } }> } }).WebAssembly;
+    // The engine arms 10 s timers (lock and connection timeouts) that would keep a finished CLI
+    // command alive; unref them so only real work holds the process open.
+    const imports: Record<string, unknown> = { ...bg };
+    for (const name of Object.keys(bg).filter((n) => n.startsWith('__wbg_setTimeout_'))) {
+      imports[name] = (fn: () => void, ms: number) => setTimeout(fn, ms >>> 0).unref();
+    }
     const { instance } = await wasm.instantiate(await readFile(path.join(dir, 'schema_engine_bg.wasm')), {
-      './schema_engine_bg.js': bg,
+      './schema_engine_bg.js': imports,
     });
     bg.__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start?: () => void }).__wbindgen_start?.();
@@ -45,14 +51,36 @@ function loadEngineModule(): Promise<EngineModule> {
 
 const noFilters = { externalTables: [], externalEnums: [] };
 
-async function openEngine(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<Engine> {
+/**
+ * Runs `fn` with a schema engine over the given adapter. The engine opens its own connections
+ * (for pg: a pool each) and `free()` does not close them; we track and dispose them, or an idle
+ * pool would keep the process alive after a CLI command has finished.
+ */
+async function withEngine<T>(adapterFactory: SqlMigrationAwareDriverAdapterFactory, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const { SchemaEngine } = await loadEngineModule();
-  const datamodel = await readFile(schemaPath, 'utf8');
-  return SchemaEngine.new(
-    { datamodels: [[schemaPath, datamodel]] },
+  const opened: { dispose(): Promise<void> }[] = [];
+  const track = async <A extends { dispose(): Promise<void> }>(adapter: Promise<A>) => {
+    const a = await adapter;
+    opened.push(a);
+    return a;
+  };
+  const tracked: SqlMigrationAwareDriverAdapterFactory = {
+    provider: adapterFactory.provider,
+    adapterName: adapterFactory.adapterName,
+    connect: () => track(adapterFactory.connect()),
+    connectToShadowDb: () => track(adapterFactory.connectToShadowDb()),
+  };
+  const engine = await SchemaEngine.new(
+    { datamodels: [[schemaPath, await readFile(schemaPath, 'utf8')]] },
     () => {},
-    bindMigrationAwareSqlAdapterFactory(adapterFactory),
+    bindMigrationAwareSqlAdapterFactory(tracked),
   );
+  try {
+    return await fn(engine);
+  } finally {
+    engine.free();
+    await Promise.all(opened.map((a) => a.dispose().catch(() => {})));
+  }
 }
 
 async function readMigrationList() {
@@ -79,16 +107,11 @@ async function readMigrationList() {
 
 /** Applies every committed migration not yet recorded in `_prisma_migrations`. Idempotent. */
 export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
-  const engine = await openEngine(adapterFactory);
-  try {
-    const { appliedMigrationNames } = await engine.applyMigrations({
-      migrationsList: await readMigrationList(),
-      filters: noFilters,
-    });
+  const migrationsList = await readMigrationList();
+  return withEngine(adapterFactory, async (engine) => {
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: noFilters });
     return appliedMigrationNames;
-  } finally {
-    engine.free();
-  }
+  });
 }
 
 /**
@@ -101,9 +124,8 @@ export async function createMigration(
   name: string,
 ): Promise<string | null> {
   if (!/^[a-z0-9_]+$/i.test(name)) throw new Error(`Migration name must match [A-Za-z0-9_]+, got "${name}"`);
-  const engine = await openEngine(adapterFactory);
-  try {
-    const migrations = await readMigrationList();
+  const migrations = await readMigrationList();
+  return withEngine(adapterFactory, async (engine) => {
     const { stdout } = await engine.diff({
       from: migrations.migrationDirectories.length ? { tag: 'migrations', ...migrations } : { tag: 'empty' },
       to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: await readFile(schemaPath, 'utf8') }] },
@@ -124,7 +146,5 @@ export async function createMigration(
       );
     }
     return dir;
-  } finally {
-    engine.free();
-  }
+  });
 }
