@@ -1,0 +1,126 @@
+"""Rolling-origin training tables and held-out splits."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .data import DAY_MS, Dataset, ms_to_iso
+from .features import FEATURES, compute_features, compute_sequences
+from .labels import assign_labels, high_value_threshold, horizon_outcome
+
+
+def customer_bucket(customer_id: str, salt: str = "segments-v1") -> float:
+    """Deterministic uniform [0, 1) number per customer id (sha256), stable across runs and machines."""
+    h = hashlib.sha256(f"{salt}:{customer_id}".encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2.0 ** 64
+
+
+@dataclass
+class Plan:
+    horizon_days: int
+    train_cutoffs: list  # ms
+    test_cutoff: int     # ms
+    data_end: int        # ms, label windows must end at or before it
+    test_fraction: float = 0.2
+    valid_fraction: float = 0.15
+    notes: list = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {
+            "horizon_days": self.horizon_days,
+            "train_cutoffs": [ms_to_iso(t) for t in self.train_cutoffs],
+            "test_cutoff": ms_to_iso(self.test_cutoff),
+            "data_end": ms_to_iso(self.data_end),
+            "test_customer_fraction": self.test_fraction,
+            "validation_customer_fraction_of_train": self.valid_fraction,
+            "split": "customers are assigned by sha256('segments-v1:' + customer_id): bucket < test_fraction "
+                     "-> held-out customers (used only at test_cutoff); the rest train at train_cutoffs; "
+                     "a further valid_fraction of training customers is the early-stopping/validation set.",
+            "notes": self.notes,
+        }
+
+
+def rolling_plan(ds: Dataset, horizon_days: int, data_end_ms: int | None = None,
+                 n_train_cutoffs: int = 4, min_history_days: int = 180) -> Plan:
+    """Demo-data plan: test cutoff = data_end - H; training cutoffs step back by H (non-overlapping
+    label windows that all end at or before the test cutoff)."""
+    paid = ds.orders[ds.orders["paid"]]
+    if data_end_ms is None:
+        data_end_ms = (int(paid["t_ms"].max()) // DAY_MS + 1) * DAY_MS
+    test_cutoff = data_end_ms - horizon_days * DAY_MS
+    first = int(paid["t_ms"].min())
+    train = []
+    for k in range(1, n_train_cutoffs + 1):
+        t = test_cutoff - k * horizon_days * DAY_MS
+        if t - first < min_history_days * DAY_MS:
+            break
+        train.append(t)
+    if not train:
+        raise ValueError("history too short for a training cutoff")
+    return Plan(horizon_days, sorted(train), test_cutoff, data_end_ms)
+
+
+def build_rows(ds: Dataset, cutoff_ms: int, horizon_days: int, customer_ids=None) -> pd.DataFrame:
+    feats = compute_features(ds.orders, ds.customers, cutoff_ms, customer_ids)
+    out = horizon_outcome(ds.orders, cutoff_ms, horizon_days, feats.index)
+    rows = feats.join(out)
+    rows.insert(0, "cutoff_ms", np.int64(cutoff_ms))
+    return rows.reset_index()
+
+
+@dataclass
+class Tables:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    threshold: float
+    plan: Plan
+
+    def xy(self, part: str):
+        df = getattr(self, part)
+        return df[FEATURES].to_numpy(np.float64), df["label"].to_numpy(np.int64)
+
+    def summary(self) -> dict:
+        def s(df):
+            return {"rows": int(len(df)), "customers": int(df["customer_id"].nunique()),
+                    "class_counts": {k: int(v) for k, v in
+                                     zip(["lapsing", "active", "high_value"], np.bincount(df["label"], minlength=3))}}
+        return {"train": s(self.train), "validation": s(self.valid), "test": s(self.test),
+                "high_value_threshold": self.threshold}
+
+
+def build_tables(ds: Dataset, plan: Plan) -> Tables:
+    for t in plan.train_cutoffs + [plan.test_cutoff]:
+        if t + plan.horizon_days * DAY_MS > plan.data_end:
+            raise ValueError(f"label window of cutoff {ms_to_iso(t)} ends after data_end")
+    parts = []
+    for t in plan.train_cutoffs:
+        parts.append(build_rows(ds, t, plan.horizon_days))
+    train_all = pd.concat(parts, ignore_index=True)
+    test = build_rows(ds, plan.test_cutoff, plan.horizon_days)
+    b_train = train_all["customer_id"].map(customer_bucket).to_numpy()
+    b_test = test["customer_id"].map(customer_bucket).to_numpy()
+    test = test[b_test < plan.test_fraction].reset_index(drop=True)
+    keep = b_train >= plan.test_fraction
+    train_all, b_train = train_all[keep].reset_index(drop=True), b_train[keep]
+    v_edge = plan.test_fraction + plan.valid_fraction * (1 - plan.test_fraction)
+    is_valid = b_train < v_edge
+    train, valid = train_all[~is_valid].reset_index(drop=True), train_all[is_valid].reset_index(drop=True)
+    threshold = high_value_threshold(train["horizon_cents"])
+    for df in (train, valid, test):
+        df["label"] = assign_labels(df["horizon_orders"], df["horizon_cents"], threshold)
+    return Tables(train, valid, test, threshold, plan)
+
+
+def sequences_for(ds: Dataset, df: pd.DataFrame, max_len: int):
+    """Sequences for the rows of a table (grouped by cutoff), aligned with df's row order."""
+    n = len(df)
+    seq = np.zeros((n, max_len, 5))
+    mask = np.zeros((n, max_len))
+    for t, idx in df.groupby("cutoff_ms").indices.items():
+        s, m = compute_sequences(ds.orders, int(t), df["customer_id"].to_numpy()[idx], max_len)
+        seq[idx], mask[idx] = s, m
+    return seq, mask

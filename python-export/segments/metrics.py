@@ -1,0 +1,151 @@
+"""Held-out metrics, the RFM-rules baseline and report plots."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, log_loss, precision_score,
+                             recall_score, roc_auc_score)
+
+from .features import FEATURES
+from .labels import CLASSES
+
+ECE_BINS = 15
+
+
+def ece(y, p, bins=ECE_BINS) -> float:
+    """Expected calibration error of the top-label confidence, equal-width bins on [0, 1]."""
+    conf = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(float)
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
+        if m.any():
+            total += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(total)
+
+
+def evaluate(y, p) -> dict:
+    y = np.asarray(y)
+    p = np.clip(np.asarray(p, np.float64), 1e-15, 1)
+    p = p / p.sum(axis=1, keepdims=True)
+    pred = p.argmax(axis=1)
+    labels = list(range(len(CLASSES)))
+    out = {
+        "n": int(len(y)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(f1_score(y, pred, average="macro", labels=labels, zero_division=0)),
+        "log_loss": float(log_loss(y, p, labels=labels)),
+        "ece": ece(y, p),
+        "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
+    }
+    prec = precision_score(y, pred, labels=labels, average=None, zero_division=0)
+    rec = recall_score(y, pred, labels=labels, average=None, zero_division=0)
+    out["per_class"] = {}
+    for i, c in enumerate(CLASSES):
+        yi = (y == i).astype(int)
+        auc = float(roc_auc_score(yi, p[:, i])) if 0 < yi.sum() < len(yi) else float("nan")
+        out["per_class"][c] = {"precision": float(prec[i]), "recall": float(rec[i]), "roc_auc_ovr": auc,
+                               "support": int(yi.sum())}
+    aucs = [v["roc_auc_ovr"] for v in out["per_class"].values()]
+    out["roc_auc_ovr_macro"] = float(np.nanmean(aucs))
+    return out
+
+
+class RFMRules:
+    """No learning beyond quantiles: R, F, M quintile scores (1..5, edges = 20/40/60/80th percentiles of
+    the training rows) mapped to segments by fixed rules:
+        lapsing    if R <= 2 (or no order at all)
+        high_value if R >= 3 and F >= 4 and M >= 4
+        active     otherwise
+    R uses recency_days (smaller = better), F purchase_days_all, M spend_all. For the probability
+    metrics each rule segment emits the class frequencies of the training rows it covers (Laplace +1)."""
+
+    def __init__(self):
+        self.ir, self.i_f, self.im = (FEATURES.index("recency_days"), FEATURES.index("purchase_days_all"),
+                                      FEATURES.index("spend_all"))
+
+    def fit(self, X, y):
+        q = [20, 40, 60, 80]
+        r = X[:, self.ir]
+        self.r_edges = np.percentile(r[~np.isnan(r)], q)
+        self.f_edges = np.percentile(X[:, self.i_f], q)
+        self.m_edges = np.percentile(X[:, self.im], q)
+        seg = self.segments(X)
+        self.table = np.ones((3, 3))
+        for s, t in zip(seg, y):
+            self.table[s, t] += 1
+        self.table /= self.table.sum(axis=1, keepdims=True)
+        return self
+
+    def scores(self, X):
+        r = X[:, self.ir]
+        R = 5 - (r[:, None] > self.r_edges[None, :]).sum(axis=1)
+        R = np.where(np.isnan(r), 1, R)
+        F = 1 + (X[:, self.i_f][:, None] > self.f_edges[None, :]).sum(axis=1)
+        M = 1 + (X[:, self.im][:, None] > self.m_edges[None, :]).sum(axis=1)
+        return R, F, M
+
+    def segments(self, X):
+        R, F, M = self.scores(X)
+        return np.where(R <= 2, 0, np.where((F >= 4) & (M >= 4), 2, 1))
+
+    def predict_proba(self, X):
+        return self.table[self.segments(X)]
+
+    def describe(self):
+        return {"r_edges_days": self.r_edges.tolist(), "f_edges_purchase_days": self.f_edges.tolist(),
+                "m_edges_spend": self.m_edges.tolist(), "segment_class_frequencies": self.table.tolist()}
+
+
+def plot_confusion(results: dict, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = list(results)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4))
+    for ax, n in zip(np.atleast_1d(axes), names):
+        cm = np.asarray(results[n]["confusion_matrix"], float)
+        norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        for i in range(3):
+            for j in range(3):
+                ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.2f}", ha="center", va="center",
+                        color="white" if norm[i, j] > 0.5 else "black", fontsize=9)
+        ax.set_xticks(range(3), CLASSES, rotation=20)
+        ax.set_yticks(range(3), CLASSES)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual")
+        ax.set_title(n)
+    fig.suptitle("Confusion matrices (row-normalised; counts above)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_calibration(y, probs: dict, path, bins=10):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    edges = np.linspace(0, 1, bins + 1)
+    for c, ax in enumerate(axes):
+        ax.plot([0, 1], [0, 1], "k:", lw=1)
+        for n, p in probs.items():
+            pc = p[:, c]
+            xs, ys = [], []
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                m = (pc >= lo) & (pc < hi) if hi < 1 else (pc >= lo) & (pc <= hi)
+                if m.sum() >= 5:
+                    xs.append(pc[m].mean())
+                    ys.append((y[m] == c).mean())
+            ax.plot(xs, ys, marker="o", label=n)
+        ax.set_title(f"class {CLASSES[c]} (one-vs-rest)")
+        ax.set_xlabel("predicted probability")
+        ax.set_ylabel("observed frequency")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Calibration (reliability) on the held-out set, bins with >= 5 rows")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,217 @@
+"""Fit, evaluate and export the segment models (shared by train.py and evaluate.py)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pandas as pd
+
+from . import logistic_onnx, transformer, xgb_onnx
+from .data import DAY_MS, Dataset, ms_to_iso
+from .dataset import Tables, sequences_for
+from .features import FEATURES, SEQ_FEATURES, SEQ_LEN, SPEC, SPEC_PATH, compute_features, compute_sequences
+from .labels import CLASSES, HIGH_VALUE_QUANTILE
+from .metrics import RFMRules, evaluate
+
+MODEL_NAMES = {"xgboost": "xgboost-segment", "logistic": "logistic-segment", "transformer": "transformer-segment"}
+VERSION = "1.0.0"
+
+
+def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=print, transformer_kwargs=None) -> dict:
+    """Returns {kind: {"model": ..., "proba_test": ndarray, "seconds": float, "info": dict}}."""
+    X, y = tables.xy("train")
+    Xv, yv = tables.xy("valid")
+    Xt, _ = tables.xy("test")
+    out = {}
+    if "rfm" in which:
+        t0 = time.time()
+        r = RFMRules().fit(X, y)
+        out["rfm"] = {"model": r, "proba_test": r.predict_proba(Xt), "seconds": time.time() - t0,
+                      "info": r.describe()}
+    if "logistic" in which:
+        t0 = time.time()
+        pre, clf = logistic_onnx.train(X, y, seed=seed)
+        out["logistic"] = {"model": (pre, clf), "proba_test": logistic_onnx.predict_proba(pre, clf, Xt),
+                           "seconds": time.time() - t0,
+                           "info": {"estimator": "sklearn LogisticRegression(lbfgs, multinomial, C=1.0, max_iter=5000)",
+                                    "preprocessing": pre.describe(FEATURES)}}
+        log(f"  logistic: {out['logistic']['seconds']:.1f}s")
+    if "xgboost" in which:
+        t0 = time.time()
+        kw = {"num_boost_round": 20, "early_stopping_rounds": 5} if smoke else {}
+        booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, **kw)
+        out["xgboost"] = {"model": booster, "proba_test": xgb_onnx.predict_proba(booster, Xt),
+                          "seconds": time.time() - t0, "info": info}
+        log(f"  xgboost: {out['xgboost']['seconds']:.1f}s, {info['best_iteration'] + 1} rounds")
+    if "transformer" in which:
+        t0 = time.time()
+        s, m = sequences_for(ds, tables.train, SEQ_LEN)
+        sv, mv = sequences_for(ds, tables.valid, SEQ_LEN)
+        st, mt = sequences_for(ds, tables.test, SEQ_LEN)
+        kw = {"epochs": 2 if smoke else 30, **(transformer_kwargs or {})}
+        model, info = transformer.train(X, s, m, y, Xv, sv, mv, yv, seed=seed, log=log, **kw)
+        out["transformer"] = {"model": model, "proba_test": transformer.predict_proba(model, Xt, st, mt),
+                              "seconds": time.time() - t0, "info": info}
+        log(f"  transformer: {out['transformer']['seconds']:.1f}s")
+    return out
+
+
+def _sha256(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def _json_num(a):
+    a = np.asarray(a, np.float64)
+    return [None if np.isnan(v) else float(v) for v in a.ravel()] if a.ndim == 1 else [_json_num(r) for r in a]
+
+
+def onnx_bytes(kind, fitted, n_features) -> bytes:
+    if kind == "xgboost":
+        return xgb_onnx.convert(fitted, n_features, FEATURES).SerializeToString()
+    if kind == "logistic":
+        return logistic_onnx.convert(*fitted, n_features).SerializeToString()
+    if kind == "transformer":
+        return transformer.export(fitted, n_features)
+    raise ValueError(kind)
+
+
+def io_signature(model_bytes: bytes) -> dict:
+    m = onnx.load_from_string(model_bytes)
+
+    def shape(vi):
+        return [d.dim_param if d.dim_param else d.dim_value for d in vi.type.tensor_type.shape.dim]
+
+    def dtype(vi):
+        return {1: "float32", 7: "int64", 9: "bool", 11: "float64"}[vi.type.tensor_type.elem_type]
+
+    inits = {i.name for i in m.graph.initializer}
+    return {
+        "inputs": [{"name": i.name, "type": dtype(i), "shape": shape(i)} for i in m.graph.input if i.name not in inits],
+        "outputs": [{"name": o.name, "type": dtype(o), "shape": shape(o)} for o in m.graph.output],
+        "opset": {(o.domain or "ai.onnx"): o.version for o in m.opset_import},
+        "ir_version": m.ir_version,
+    }
+
+
+def golden_rows(golden_ds: Dataset, as_of_ms: int, ids):
+    feats = compute_features(golden_ds.orders, golden_ds.customers, as_of_ms, ids)
+    seq, mask = compute_sequences(golden_ds.orders, as_of_ms, ids, SEQ_LEN)
+    return feats, seq, mask
+
+
+def _raw_rows(directory: Path, ids):
+    c = pd.read_csv(directory / "customers.csv", dtype=str, keep_default_na=False)
+    o = pd.read_csv(directory / "orders.csv", dtype=str, keep_default_na=False)
+    c = c[c["customer_id"].isin(ids)].set_index("customer_id")
+    return {cid: {"customer": {"customer_id": cid, **c.loc[cid].to_dict()},
+                  "orders": o[o["customer_id"] == cid].to_dict(orient="records")} for cid in ids}
+
+
+def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, golden_dir: Path,
+                golden_as_of: str, golden_ids, seed: int, command: str, extra_card=None, log=print):
+    name = MODEL_NAMES[kind]
+    d = out_dir / name
+    d.mkdir(parents=True, exist_ok=True)
+    model_bytes = onnx_bytes(kind, fitted, len(FEATURES))
+    (d / "model.onnx").write_bytes(model_bytes)
+    shutil.copyfile(SPEC_PATH, d / "features.json")
+    sig = io_signature(model_bytes)
+
+    # Golden fixtures from the committed fixture dataset (synthetic, not CDNOW).
+    from .data import day_to_ms, load_interface
+    gds = load_interface(golden_dir)
+    as_of_ms = day_to_ms(golden_as_of)
+    feats, seq, mask = golden_rows(gds, as_of_ms, golden_ids)
+    Xg = feats[FEATURES].to_numpy(np.float64)
+    raw = _raw_rows(golden_dir, golden_ids)
+    golden = {"model": name, "as_of": ms_to_iso(as_of_ms), "as_of_ms": as_of_ms,
+              "source": {"customers_csv": "test/fixtures/models/customers.csv",
+                         "orders_csv": "test/fixtures/models/orders.csv",
+                         "sha256": {s["path"].split("/")[-1]: s["sha256"] for s in gds.sources}},
+              "feature_names": FEATURES, "class_keys": CLASSES,
+              "feature_tolerance": 1e-9}
+    if kind == "xgboost":
+        p = xgb_onnx.predict_proba(fitted, Xg)
+        margins = fitted.predict(xgb_onnx.dmatrix(Xg), output_margin=True)
+        contribs = xgb_onnx.pred_contribs(fitted, Xg)
+        golden["probability_tolerance"] = 1e-5
+        golden["notes"] = ("probabilities: xgboost Booster.predict (float32 inputs); margins: output_margin=True; "
+                           "shap: Booster.predict(pred_contribs=True) per class, F feature values then the bias "
+                           "(last entry); each class's entries sum to its margin.")
+    elif kind == "logistic":
+        p = logistic_onnx.predict_proba(*fitted, Xg)
+        golden["probability_tolerance"] = 1e-5
+        golden["notes"] = "probabilities: scikit-learn predict_proba in float64 on the same preprocessing."
+    else:
+        p = transformer.predict_proba(fitted, Xg, seq, mask)
+        golden["probability_tolerance"] = 1e-4
+        golden["notes"] = ("probabilities: PyTorch eval mode (float32). sequence/mask: the raw token features "
+                           f"{SEQ_FEATURES}, padded to {SEQ_LEN}.")
+    rows = []
+    for i, cid in enumerate(golden_ids):
+        r = {"customer_id": cid, **raw[cid], "features": _json_num(Xg[i]),
+             "probabilities": [float(v) for v in p[i]], "label": int(np.argmax(p[i]))}
+        if kind == "xgboost":
+            r["margins"] = [float(v) for v in margins[i]]
+            r["shap"] = {c: [float(v) for v in contribs[i, k]] for k, c in enumerate(CLASSES)}
+        if kind == "transformer":
+            n = int(mask[i].sum())
+            r["sequence"] = seq[i, :n].tolist()
+            r["mask_length"] = n
+        rows.append(r)
+    golden["customers"] = rows
+    with open(d / "golden.json", "w") as f:
+        json.dump(golden, f, indent=1)
+
+    y_test = tables.test["label"].to_numpy()
+    metrics = evaluate(y_test, res["proba_test"])
+    plan = tables.plan
+    card = {
+        "name": name,
+        "version": VERSION,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "kind": kind,
+        "description": {
+            "xgboost": "XGBoost multiclass (multi:softprob) exported by our converter to ai.onnx.ml TreeEnsembleClassifier.",
+            "logistic": "Multinomial logistic regression with imputation, log1p and standardisation inside the ONNX graph.",
+            "transformer": "Sequence Transformer over the last orders plus the tabular features (PyTorch, torch.onnx.export).",
+        }[kind],
+        "produced_by": command,
+        "training_data": {**ds.summary(), **tables.summary()},
+        "task": {**plan.describe(), "label_window": "(T, T + horizon_days * DAY_MS]",
+                 "feature_window": "paid orders with ordered_at <= T"},
+        "classes": [{**c, "threshold": tables.threshold} if c["key"] == "high_value" else c
+                    for c in SPEC["labels"]["classes"]],
+        "high_value_threshold": {"value": tables.threshold, "unit": "currency",
+                                 "rule": f"{HIGH_VALUE_QUANTILE:.0f}th percentile of positive horizon spend, training rows"},
+        "features": {"spec_file": "features.json", "spec_version": SPEC["spec_version"], "ordered": FEATURES},
+        "onnx": {"file": "model.onnx", "sha256": _sha256(model_bytes), "bytes": len(model_bytes), **sig},
+        "missing_values": {
+            "xgboost": "NaN is passed to the trees; every split routes missing values along XGBoost's learned default direction (nodes_missing_value_tracks_true).",
+            "logistic": "NaN is replaced by the training median of that feature (a graph constant; 0 when the feature was never observed in training), then log1p/standardised.",
+            "transformer": "Tabular NaN replaced by the training median (graph constant) as for the logistic model; sequences use the mask input.",
+        }[kind],
+        "metrics_held_out": metrics,
+        "training_seconds": round(res["seconds"], 2),
+        "seeds": {"model": seed, "split_salt": "segments-v1"},
+        "training_details": res["info"],
+        "environment": {"python": platform.python_version(), "numpy": np.__version__,
+                        "xgboost": xgb_onnx.xgb.__version__, "torch": transformer.torch.__version__,
+                        "onnx": onnx.__version__},
+        "golden": {"file": "golden.json", "as_of": golden["as_of"], "customers": len(golden_ids)},
+    }
+    if kind == "transformer":
+        card["sequence"] = SPEC["sequence"]
+    if extra_card:
+        card.update(extra_card)
+    with open(d / "model.json", "w") as f:
+        json.dump(card, f, indent=2)
+    log(f"  wrote {d} ({len(model_bytes) / 1024:.0f} KiB onnx)")
+    return card

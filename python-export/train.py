@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Train the segment models and write models/<name>/ (model.onnx, model.json, golden.json, features.json).
+
+Shipped models (demo data exported by the TypeScript generator; `npm run train`):
+    /usr/bin/python3 python-export/train.py --demo
+which runs `npm run demo:export -- --customers 10000 --seed 42 --anchor 2026-01-01 --out <tmp>` and then
+trains on <tmp> with --data-end 2026-01-01. Equivalent by hand:
+    npm run demo:export -- --customers 10000 --seed 42 --anchor 2026-01-01 --out /tmp/demo
+    /usr/bin/python3 python-export/train.py --data /tmp/demo --data-end 2026-01-01
+
+Smoke run on the committed fixture (CI; writes to a temporary directory unless --out is given):
+    /usr/bin/python3 python-export/train.py --smoke
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from segments.data import day_to_ms, load_cdnow, load_interface  # noqa: E402
+from segments.dataset import rolling_plan, build_tables  # noqa: E402
+from segments.pipeline import fit_models, write_model  # noqa: E402
+from segments.metrics import evaluate  # noqa: E402
+
+FIXTURE = ROOT / "test" / "fixtures" / "models"
+GOLDEN_AS_OF = "2026-01-01"
+GOLDEN_IDS = [f"fx-{i:04d}" for i in range(1, 21)]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--data", help="directory with customers.csv and orders.csv (API export format)")
+    src.add_argument("--demo", action="store_true",
+                     help="export the demo data with `npm run demo:export` (see --demo-*) and train on it")
+    src.add_argument("--cdnow", help="path of CDNOW_master.txt (for experiments; the shipped models use --data)")
+    ap.add_argument("--demo-customers", type=int, default=10000)
+    ap.add_argument("--demo-seed", type=int, default=42)
+    ap.add_argument("--demo-anchor", default="2026-01-01")
+    ap.add_argument("--smoke", action="store_true", help="tiny fast run on the committed fixture (CI)")
+    ap.add_argument("--horizon-days", type=int, default=90)
+    ap.add_argument("--data-end", help="YYYY-MM-DD: end of the observed data (default: the UTC day after the last order)")
+    ap.add_argument("--train-cutoffs", type=int, default=4, help="number of rolling training cutoffs")
+    ap.add_argument("--models", default="xgboost,logistic,transformer")
+    ap.add_argument("--out", help="output directory (default: <repo>/models; --smoke: a temporary directory)")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--command", help="command line recorded in the model cards (default: this invocation)")
+    args = ap.parse_args(argv)
+
+    t_start = time.time()
+    if args.smoke:
+        ds = load_interface(FIXTURE)
+        data_end = args.data_end or "2026-04-01"
+        plan = rolling_plan(ds, 90, day_to_ms(data_end), n_train_cutoffs=3, min_history_days=60)
+    else:
+        if args.demo:
+            demo_dir = Path(tempfile.mkdtemp(prefix="demo-export-"))
+            cmd = ["npm", "run", "--silent", "demo:export", "--", "--customers", str(args.demo_customers),
+                   "--seed", str(args.demo_seed), "--anchor", args.demo_anchor, "--out", str(demo_dir)]
+            print("$ " + " ".join(cmd), flush=True)
+            subprocess.run(cmd, cwd=ROOT, check=True)
+            ds = load_interface(demo_dir)
+            ds.name = f"demo (npm run demo:export -- --customers {args.demo_customers} --seed {args.demo_seed} --anchor {args.demo_anchor})"
+            args.data_end = args.data_end or args.demo_anchor
+        elif args.cdnow:
+            ds = load_cdnow(args.cdnow)
+        elif args.data:
+            ds = load_interface(args.data)
+        else:
+            ap.error("one of --demo, --data, --cdnow or --smoke is required")
+        plan = rolling_plan(ds, args.horizon_days, day_to_ms(args.data_end) if args.data_end else None,
+                            n_train_cutoffs=args.train_cutoffs)
+    out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="models-smoke-")) if args.smoke else ROOT / "models")
+    command = args.command or ("/usr/bin/python3 python-export/train.py " + " ".join(sys.argv[1:] if argv is None else argv))
+
+    print(f"data: {ds.summary()}")
+    tables = build_tables(ds, plan)
+    print(f"plan: {plan.describe()}")
+    print(f"tables: {tables.summary()}")
+    kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    fitted = fit_models(ds, tables, kinds + ["rfm"], seed=args.seed, smoke=args.smoke)
+    y = tables.test["label"].to_numpy()
+    print(f"\nheld-out ({len(y)} rows, test cutoff {plan.describe()['test_cutoff']}):")
+    print(f"{'model':<12} {'acc':>6} {'macroF1':>8} {'logloss':>8} {'AUC':>6} {'ECE':>6} {'seconds':>8}")
+    for k, r in fitted.items():
+        m = evaluate(y, r["proba_test"])
+        print(f"{k:<12} {m['accuracy']:6.3f} {m['macro_f1']:8.3f} {m['log_loss']:8.3f} {m['roc_auc_ovr_macro']:6.3f} "
+              f"{m['ece']:6.3f} {r['seconds']:8.1f}")
+    for k in kinds:
+        write_model(k, fitted[k]["model"], fitted[k], tables, ds, out, FIXTURE, GOLDEN_AS_OF, GOLDEN_IDS,
+                    args.seed, command, extra_card={"smoke": True} if args.smoke else None)
+    print(f"\ndone in {time.time() - t_start:.1f}s -> {out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
