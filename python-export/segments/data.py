@@ -131,8 +131,8 @@ def load_interface(directory) -> Dataset:
         "gender": raw_c["gender"].astype(str).str.strip(),
     })
     sources = [
-        {"path": str(cpath), "sha256": sha256_file(cpath), "rows": int(len(raw_c))},
-        {"path": str(opath), "sha256": sha256_file(opath), "rows": int(len(raw_o))},
+        {"path": cpath.name, "sha256": sha256_file(cpath), "rows": int(len(raw_c))},
+        {"path": opath.name, "sha256": sha256_file(opath), "rows": int(len(raw_o))},
     ]
     return Dataset(d.name, _finish_orders(orders), customers, sources)
 
@@ -167,5 +167,5 @@ def load_cdnow(path) -> Dataset:
         "birth_ms": np.nan,
         "gender": "",
     })
-    sources = [{"path": str(path), "sha256": sha256_file(path), "rows": int(len(raw))}]
+    sources = [{"path": path.name, "sha256": sha256_file(path), "rows": int(len(raw))}]
     return Dataset("cdnow", _finish_orders(orders), customers, sources)
