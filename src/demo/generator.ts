@@ -12,21 +12,13 @@
 //   repeats      Poisson(λ) while alive and before the anchor,
 //   spend        per-customer mean (log-normal, a little higher for older customers) × Gamma noise.
 // Every timestamp is strictly before the anchor instant (00:00:00.000Z of the anchor day).
-import type { OrderStatusValue } from '../ingest/bulk.js';
+import type { OrderRow, OrderStatusValue } from '../ingest/bulk.js';
 import { Random } from './random.js';
 
 const DAY_MS = 86_400_000;
 
-export interface DemoOrder {
-  externalId: string;
-  customerExternalId: string;
-  orderedAt: Date;
-  /** Exactly two decimals, e.g. "42.10". */
-  amount: string;
-  itemCount: number;
-  currency: string;
-  status: OrderStatusValue;
-}
+/** A generated order is exactly a row for the bulk inserter. */
+export type DemoOrder = OrderRow;
 
 export interface DemoCustomer {
   /** 1-based position in the stream. */
