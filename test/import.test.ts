@@ -173,15 +173,15 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
     expect(cdnowOrders.reduce((sum, o) => sum + Math.round(Number(o.amount) * 100), 0)).toBe(71369);
     // Three rows of one customer-day get occurrences 1..3, in file order.
     expect(cdnowOrders.filter((o) => o.externalId.startsWith('cdnow-00013-19970314-')).map((o) => [o.externalId, o.itemCount, o.amount.toFixed(2)])).toEqual([
-      ['cdnow-00013-19970314-1', 1, '15.49'],
-      ['cdnow-00013-19970314-2', 1, '15.49'],
-      ['cdnow-00013-19970314-3', 4, '52.10'],
+      ['cdnow-00013-19970314-000001', 1, '15.49'],
+      ['cdnow-00013-19970314-000002', 1, '15.49'],
+      ['cdnow-00013-19970314-000003', 4, '52.10'],
     ]);
     const c13 = await t.db.prisma.customer.findUniqueOrThrow({ where: { externalId: 'cdnow-00013' }, include: { _count: { select: { orders: true } } } });
     expect(c13).toMatchObject({ name: 'Customer cdnow-00013', email: null });
     // CDNOW has no time of day: 12:00Z, like python-export's loader; createdAt = first order.
     expect(c13.createdAt.toISOString()).toBe('1997-01-05T12:00:00.000Z');
-    expect(cdnowOrders.find((o) => o.externalId === 'cdnow-00013-19971102-1')?.orderedAt.toISOString()).toBe('1997-11-02T12:00:00.000Z');
+    expect(cdnowOrders.find((o) => o.externalId === 'cdnow-00013-19971102-000001')?.orderedAt.toISOString()).toBe('1997-11-02T12:00:00.000Z');
     expect(c13._count.orders).toBe(5);
     expect(cdnowOrders.every((o) => o.currency === 'USD' && o.status === 'paid')).toBe(true);
 
@@ -225,7 +225,7 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
     // For real: ids without an order_id column are derived from customer, time and occurrence.
     await importFiles(t.db, { orders: file });
     const ids = (await t.db.prisma.order.findMany({ where: { customer: { externalId: 'new-1' } }, select: { externalId: true } })).map((o) => o.externalId).sort();
-    expect(ids).toEqual(['new-1-20240101T000000000-1', 'new-1-20240101T000000000-2']);
+    expect(ids).toEqual(['new-1-20240101T000000000-000001', 'new-1-20240101T000000000-000002']);
   });
 
   it('round-trips the demo CSV export', async () => {

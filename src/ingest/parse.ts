@@ -206,7 +206,8 @@ export function parseCustomerRecord(fields: string[], width: number, cols: Colum
   const g = get('gender').toUpperCase();
   if (g === 'F' || g === 'FEMALE') gender = 'F';
   else if (g === 'M' || g === 'MALE') gender = 'M';
-  else if (g !== '') reasons.push(`gender ${JSON.stringify(get('gender'))} must be F, M or empty`);
+  else if (g === 'X' || g === 'OTHER') gender = 'X';
+  else if (g !== '') reasons.push(`gender ${JSON.stringify(get('gender'))} must be F, M, X or empty`);
   let birthDate: string | null = null;
   if (get('birth_date') !== '') {
     const b = parseDay(get('birth_date'), 'birth_date');
@@ -235,7 +236,7 @@ export function parseCustomerRecord(fields: string[], width: number, cols: Colum
 
 /**
  * An orders-file CSV row. Without an order_id column the id is derived deterministically as
- * `<customer_id>-<ordered_at as yyyymmddThhmmssSSS>-<n>` (n = occurrence of that pair in the file),
+ * `<customer_id>-<ordered_at as yyyymmddThhmmssSSS>-<n>` (n = occurrence of that pair in the file, zero-padded to 6 digits so ids sort in file order),
  * by the caller through `occurrence`.
  */
 export function parseOrderRecord(
@@ -271,7 +272,7 @@ export function parseOrderRecord(
   if (cols.order_id === undefined) {
     const stamp = at.value.toISOString().replace(/[-:.Z]/g, '');
     const key = `${customer}-${stamp}`;
-    externalId = `${key}-${occurrence(key)}`;
+    externalId = `${key}-${String(occurrence(key)).padStart(6, '0')}`;
   }
   return ok({ externalId, customerExternalId: customer, orderedAt: at.value, amount: amount.value, itemCount: items.value, currency, status });
 }
@@ -284,7 +285,8 @@ export const CDNOW_TIME_OF_DAY_MS = 12 * 3_600_000;
 /**
  * A CDNOW row: `customer_id date number_of_cds dollar_value` (master) or
  * `customer_id sample_id date number_of_cds dollar_value` (sample). Ids:
- * customer `cdnow-<id>`, order `cdnow-<id>-<yyyymmdd>-<n>` (n = occurrence of that customer-day).
+ * customer `cdnow-<id>`, order `cdnow-<id>-<yyyymmdd>-<nnnnnn>` (occurrence of that customer-day, zero-padded so
+ * ids sort in file order, as the training pipeline orders same-day rows).
  * orderedAt = 12:00 UTC of the day (so midnight cutoffs never coincide with an order).
  */
 export function parseCdnowRecord(fields: string[], currency: string, occurrence: (key: string) => number): Parsed<OrderRow> {
@@ -301,7 +303,7 @@ export function parseCdnowRecord(fields: string[], currency: string, occurrence:
   if (reasons.length > 0 || !at.ok || !items.ok || !amount.ok) return bad(reasons.join('; '));
   const key = `${cdnowCustomerId(id)}-${day}`;
   return ok({
-    externalId: `${key}-${occurrence(key)}`,
+    externalId: `${key}-${String(occurrence(key)).padStart(6, '0')}`,
     customerExternalId: cdnowCustomerId(id),
     orderedAt: new Date(at.value.getTime() + CDNOW_TIME_OF_DAY_MS),
     amount: amount.value,
