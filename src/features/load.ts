@@ -1,0 +1,130 @@
+// Batched feature inputs from the database: ONE SQL statement per call, whatever the number of
+// customers, returning every requested customer's demographics and paid orders up to asOf in
+// (orderedAt, externalId) order. Work is O(rows); memory is bounded by the page (callers page large
+// populations, e.g. keyset pages of ≤ 1000 customers for batch scoring).
+import type { Database } from '../db/client.js';
+import { computeFeatures, computeSequence, type CustomerAttributes, type PaidOrder } from './compute.js';
+import { SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from './spec.js';
+
+export interface FeatureInputs {
+  customer: CustomerAttributes;
+  /** Paid orders with orderedAt <= asOf, sorted by (orderedAt, externalId). */
+  paidOrders: PaidOrder[];
+}
+
+export interface CustomerFeatures {
+  /** FEATURE_NAMES order, float64, NaN = missing. */
+  features: Float64Array;
+  /** SEQUENCE_MAX_ORDERS × SEQUENCE_TOKEN_WIDTH raw token values (float32 model input), zero padded. */
+  sequence: Float32Array;
+  /** Real orders in `sequence` (mask = 1 for the first sequenceLength positions). */
+  sequenceLength: number;
+}
+
+export interface FeatureQueryInfo {
+  /** Distinct well-formed ids sent to the database. */
+  customers: number;
+  /** Rows returned (one per existing customer). */
+  rows: number;
+  milliseconds: number;
+}
+
+export interface LoadOptions {
+  /** Called once per SQL statement this module sends (tests count them; metrics can time them). */
+  onQuery?: (info: FeatureQueryInfo) => void;
+}
+
+/** Statements sent by this module since process start (all databases). */
+let statementsSent = 0;
+export const featureQueryCount = (): number => statementsSent;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Row {
+  key: string;
+  createdAt: Date | null;
+  birthDate: string | null;
+  gender: string | null;
+  /** JSON text: [[orderedAtMs, cents, itemCount, externalId], …] in (orderedAt, externalId) order; null = none. */
+  orders: string | null;
+}
+
+type OrderTuple = [number, number, number, string];
+
+/**
+ * Demographics and paid orders (orderedAt <= asOf) of the given customers (Customer.id uuids), in
+ * one statement. Ids that are not uuids or not in the database are absent from the result; the
+ * map is keyed by the id as given.
+ */
+export async function loadFeatureInputs(
+  db: Pick<Database, 'prisma'>,
+  customerIds: readonly string[],
+  asOf: Date,
+  options: LoadOptions = {},
+): Promise<Map<string, FeatureInputs>> {
+  const result = new Map<string, FeatureInputs>();
+  if (Number.isNaN(asOf.getTime())) throw new Error('loadFeatureInputs: asOf is an invalid Date');
+  const ids = [...new Set(customerIds.filter((id) => UUID.test(id)))];
+  if (ids.length === 0) return result;
+
+  const started = performance.now();
+  // One row per customer; its paid orders up to asOf aggregated into one JSON array (far cheaper
+  // to move through the driver adapter than one row per order). Instants as integer epoch
+  // milliseconds and amounts as exact integer cents, computed in numeric (never through a float);
+  // both are integers far below 2^53, so JSON.parse returns them exactly. The externalId tie-break
+  // uses the "C" collation: code-point order, as the Python reference sorts order ids.
+  const rows = await db.prisma.$queryRaw<Row[]>`
+    SELECT q.id AS "key",
+           c."createdAt" AS "createdAt",
+           to_char(c."birthDate", 'YYYY-MM-DD') AS "birthDate",
+           c."gender" AS "gender",
+           (SELECT json_agg(json_build_array(
+                      (extract(epoch FROM o."orderedAt") * 1000)::bigint,
+                      (o."amount" * 100)::bigint,
+                      o."itemCount",
+                      o."externalId")
+                    ORDER BY o."orderedAt", o."externalId" COLLATE "C")::text
+              FROM "Order" o
+             WHERE o."customerId" = c."id"
+               AND o."status" = 'paid'
+               AND o."orderedAt" <= ${asOf.toISOString()}::timestamptz) AS "orders"
+    FROM unnest(${ids}::text[]) WITH ORDINALITY AS q(id, n)
+    JOIN "Customer" c ON c."id" = q.id::uuid
+    ORDER BY q.n`;
+  statementsSent += 1;
+  options.onQuery?.({ customers: ids.length, rows: rows.length, milliseconds: performance.now() - started });
+
+  for (const r of rows) {
+    const tuples: OrderTuple[] = r.orders === null ? [] : (JSON.parse(r.orders) as OrderTuple[]);
+    const paidOrders: PaidOrder[] = new Array(tuples.length);
+    for (let i = 0; i < tuples.length; i++) {
+      const [orderedAtMs, amountCents, itemCount, externalId] = tuples[i];
+      paidOrders[i] = { orderedAtMs, amountCents, itemCount, externalId };
+    }
+    result.set(r.key, { customer: { createdAt: r.createdAt, birthDate: r.birthDate, gender: r.gender }, paidOrders });
+  }
+  return result;
+}
+
+/**
+ * Features and Transformer sequences of the given customers at `asOf`: one SQL statement, then
+ * O(orders) work. Customers that do not exist are absent from the map.
+ */
+export async function featuresForCustomers(
+  db: Pick<Database, 'prisma'>,
+  customerIds: readonly string[],
+  asOf: Date,
+  options: LoadOptions = {},
+): Promise<Map<string, CustomerFeatures>> {
+  const inputs = await loadFeatureInputs(db, customerIds, asOf, options);
+  const asOfMs = asOf.getTime();
+  const out = new Map<string, CustomerFeatures>();
+  // Separate small arrays per customer (no shared page buffer), so a cache holding one customer's
+  // vectors never keeps a whole page alive and `.buffer` is exactly that customer's data.
+  for (const [id, { customer, paidOrders }] of inputs) {
+    const features = computeFeatures(customer, paidOrders, asOfMs);
+    const { tokens, length } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
+    out.set(id, { features, sequence: tokens, sequenceLength: length });
+  }
+  return out;
+}
