@@ -209,6 +209,9 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
     }
     if kind == "transformer":
         card["sequence"] = SPEC["sequence"]
+    if kind == "xgboost":
+        card["onnx"]["node_cover"] = ("nodes_hitrates of the TreeEnsembleClassifier holds each node's cover "
+                                      "(XGBoost sum_hessian), ignored by inference, read by the API's TreeSHAP.")
     if extra_card:
         card.update(extra_card)
     with open(d / "model.json", "w") as f:

@@ -4,6 +4,12 @@ Conventions (as onnxmltools' XGBoost converter): BRANCH_LT (go to the true branc
 the XGBoost 'yes' child), nodes_missing_value_tracks_true = default_left (missing goes 'yes'),
 class_ids from XGBoost's tree_info (== tree % n_classes), base_score in base_values,
 post_transform SOFTMAX, no ZipMap: outputs label int64 [N] and probabilities float32 [N, C].
+
+Node covers (XGBoost's per-node hessian sums, `sum_hessian`, the "cover" of `get_dump(with_stats=True)`)
+are stored in the standard attribute nodes_hitrates (one float32 per node, same order as the other
+nodes_* attributes). The ONNX spec calls it node popularity and inference ignores it; the API's exact
+path-dependent TreeSHAP (src/inference/explain/) reads it, so the served model.onnx is the one source
+of truth for both predictions and explanations.
 """
 from __future__ import annotations
 
@@ -82,14 +88,17 @@ def convert(booster, n_features: int, feature_names=None, doc: str = "") -> onnx
 
     a = {k: [] for k in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values",
                          "nodes_modes", "nodes_truenodeids", "nodes_falsenodeids",
-                         "nodes_missing_value_tracks_true", "class_treeids", "class_nodeids",
+                         "nodes_missing_value_tracks_true", "nodes_hitrates", "class_treeids", "class_nodeids",
                          "class_ids", "class_weights"]}
     for tid, tree in enumerate(trees):
         left, right = tree["left_children"], tree["right_children"]
         idx, cond, dleft = tree["split_indices"], tree["split_conditions"], tree["default_left"]
+        cover = tree["sum_hessian"]
+        assert len(cover) == len(left), "sum_hessian must have one entry per node"
         for nid in range(len(left)):
             a["nodes_treeids"].append(tid)
             a["nodes_nodeids"].append(nid)
+            a["nodes_hitrates"].append(float(np.float32(cover[nid])))   # cover, for TreeSHAP
             if left[nid] == -1:
                 a["nodes_featureids"].append(0)
                 a["nodes_values"].append(0.0)

@@ -44,6 +44,25 @@ def test_tree_structure_round_trip(booster_and_data):
     assert got == dl
 
 
+def test_node_covers_are_stored_in_nodes_hitrates(booster_and_data):
+    """nodes_hitrates = XGBoost's per-node cover (sum_hessian), in the nodes_* order (TreeSHAP input)."""
+    b, X = booster_and_data
+    a = xgb_onnx._attrs(xgb_onnx.convert(b, X.shape[1]))
+    dump = b.trees_to_dataframe()
+    want = {(int(t), int(n)): c for t, n, c in zip(dump["Tree"], dump["Node"], dump["Cover"])}
+    assert len(a["nodes_hitrates"]) == len(a["nodes_nodeids"])
+    got = {(t, n): h for t, n, h in zip(a["nodes_treeids"], a["nodes_nodeids"], a["nodes_hitrates"])}
+    assert got.keys() == want.keys()
+    assert max(abs(got[k] - want[k]) / max(1.0, want[k]) for k in want) < 1e-5
+    # a split's cover is the sum of its children's covers
+    key = {(t, n): i for i, (t, n) in enumerate(zip(a["nodes_treeids"], a["nodes_nodeids"]))}
+    for i, mode in enumerate(a["nodes_modes"]):
+        if mode == b"BRANCH_LT":
+            t = a["nodes_treeids"][i]
+            kids = a["nodes_hitrates"][key[(t, a["nodes_truenodeids"][i])]] + a["nodes_hitrates"][key[(t, a["nodes_falsenodeids"][i])]]
+            assert abs(kids - a["nodes_hitrates"][i]) <= 1e-4 * max(1.0, a["nodes_hitrates"][i])
+
+
 def test_walked_graph_matches_xgboost_margins_and_probabilities(booster_and_data):
     b, X = booster_and_data
     m = xgb_onnx.convert(b, X.shape[1])
