@@ -25,6 +25,20 @@ const schema = z.object({
   DEFAULT_PAGE_SIZE: intIn(1, 10_000).default(50),
   ORDER_FUTURE_TOLERANCE_SECONDS: intIn(0, 86_400 * 7).default(300),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 512kb or 1mb').default('1mb'),
+  MODELS_DIR: z.string().min(1).default('models'),
+  DEFAULT_MODEL: z.string().min(1).default('xgboost-segment'),
+  ORT_EXECUTION_PROVIDERS: z.string().regex(/^\s*(cuda|cpu)\s*(,\s*(cuda|cpu)\s*)*$/i, 'must be a comma-separated list of cuda, cpu').default('cuda,cpu'),
+  INFERENCE_BATCHING: z.enum(['on', 'off']).default('on'),
+  INFERENCE_MAX_BATCH_SIZE: intIn(1, 1_000_000).optional(),
+  INFERENCE_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(1000).optional(),
+  INFERENCE_MAX_QUEUE_ROWS: intIn(1, 10_000_000).default(65_536),
+  INFERENCE_MAX_CONCURRENT_BATCHES: intIn(1, 64).default(1),
+  PREDICTION_CACHE_CUSTOMERS: intIn(0, 10_000_000).default(100_000),
+  PREDICTION_CACHE_TTL_SECONDS: intIn(1, 86_400 * 7).default(3600),
+  SCORING_AS_OF: z
+    .string()
+    .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time')
+    .optional(),
 });
 
 export type Config = z.infer<typeof schema> & { dataDir: string };

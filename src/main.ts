@@ -4,12 +4,16 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
+import { ModelLoadError } from './inference/registry.js';
 import { seedDemoIfEmpty } from './demo/seed.js';
+import { createScoring } from './scoring/setup.js';
 import { startServer } from './server/app.js';
 
 async function main() {
   const config = loadConfig();
   const log = pino({ level: config.LOG_LEVEL });
+  // Models first: a bad model file stops start-up before anything touches the database.
+  const scoring = await createScoring(config, log);
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, poolSize: config.DB_POOL_SIZE });
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database opened');
 
@@ -24,7 +28,7 @@ async function main() {
   });
   if (seeded) log.info(seeded, 'demo data seeded');
 
-  const server = await startServer(config, db, log);
+  const server = await startServer(config, db, scoring, log);
   log.info({ url: server.url }, 'GraphQL API ready');
 
   let stopping = false;
@@ -33,6 +37,7 @@ async function main() {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await server.close();
+    await scoring.inference.registry.close();
     await db.close();
     process.exit(0);
   };
@@ -41,7 +46,8 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  // Configuration errors are the user's to fix: print the message, not a stack.
-  console.error(err instanceof ConfigError ? err.message : err);
+  // Configuration and model errors are the user's to fix: print the message, not a stack.
+  const known = err instanceof ConfigError || err instanceof ModelLoadError || (err as Error)?.name === 'ProviderUnavailableError';
+  console.error(known ? (err as Error).message : err);
   process.exit(1);
 });

@@ -3,6 +3,7 @@
 // request id, by the server's error-logging plugin).
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { QueueFullError } from '../inference/batcher.js';
 import { ErrorCode } from './errors.js';
 
 const unavailableKinds = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
@@ -32,6 +33,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { ...formatted, extensions };
   }
   const original = unwrapResolverError(error);
+  if (original instanceof QueueFullError) {
+    return { message: 'Inference is overloaded; retry shortly.', path: formatted.path, extensions: { code: ErrorCode.OVERLOADED } };
+  }
   if (isDatabaseUnavailable(original)) {
     return { message: 'The database is unavailable; retry later.', path: formatted.path, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
   }

@@ -27,6 +27,8 @@ export const ErrorCode = {
   IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
   /** A unique value (such as an email) already belongs to another record. */
   ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** The inference queue is full; retry after a short wait. */
+  OVERLOADED: 'OVERLOADED',
   /** The database is unreachable or overloaded; retry later. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   /** Anything unexpected; details are logged, never sent. */

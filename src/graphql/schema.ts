@@ -5,6 +5,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { CustomerResolver } from './customer/customer.resolver.js';
 import { OrderResolver } from './order/order.resolver.js';
+import { CustomerPredictionResolver, ModelResolver, PredictionResolver } from './prediction/prediction.resolver.js';
 
 /** The committed SDL; a test fails when the code's schema drifts from it. */
 export const schemaFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
@@ -13,6 +14,6 @@ let built: Promise<GraphQLSchema> | undefined;
 
 /** Built once per process. Input checks live in the resolvers (they need config and the database). */
 export function getSchema(): Promise<GraphQLSchema> {
-  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver], validate: false });
+  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver, CustomerPredictionResolver, PredictionResolver, ModelResolver], validate: false });
   return built;
 }

@@ -15,7 +15,9 @@ import type { Context } from '../graphql/context.type.js';
 import { formatError } from '../graphql/error-format.js';
 import { ErrorCode } from '../graphql/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
+import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
+import type { Scoring } from '../scoring/scoring.js';
 
 export interface RunningServer {
   url: string;
@@ -39,7 +41,7 @@ const logUnexpectedErrors: ApolloServerPlugin<Context> = {
   },
 };
 
-export async function startServer(config: Config, db: Database, log: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, db: Database, scoring: Scoring, log: Logger): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
@@ -70,7 +72,15 @@ export async function startServer(config: Config, db: Database, log: Logger): Pr
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
-        return { db, config, loaders: createLoaders(db), log: log.child({ requestId }), requestId };
+        return {
+          db,
+          config,
+          scoring,
+          loaders: createLoaders(db),
+          predictionLoaders: createPredictionLoaders(db, scoring),
+          log: log.child({ requestId }),
+          requestId,
+        };
       },
     }),
   );

@@ -6,6 +6,8 @@ import { print } from 'graphql';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { DatabaseKind } from '../../src/db/client.js';
+import { createScoring } from '../../src/scoring/setup.js';
+import type { Scoring } from '../../src/scoring/scoring.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
@@ -18,6 +20,7 @@ export interface GraphQLResponse<R> {
 export interface TestServer extends TestDatabase {
   server: RunningServer;
   config: Config;
+  scoring: Scoring;
   /** Lines the server logged (JSON), for assertions on what is logged but not sent. */
   logs: string[];
   gql<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<GraphQLResponse<R>>;
@@ -26,7 +29,8 @@ export interface TestServer extends TestDatabase {
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info', DEMO_CUSTOMERS: '0', ...env });
+  // CPU unless a test asks otherwise: CUDA is absent here, and each failed attempt prints to stderr.
+  return loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info', DEMO_CUSTOMERS: '0', ORT_EXECUTION_PROVIDERS: 'cpu', ...env });
 }
 
 export async function startTestServer(kind: DatabaseKind, env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestServer> {
@@ -39,7 +43,9 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
       done();
     },
   });
-  const server = await startServer(config, tdb.db, pino({ level: 'info' }, sink));
+  const log = pino({ level: 'info' }, sink);
+  const scoring = await createScoring(config, log);
+  const server = await startServer(config, tdb.db, scoring, log);
 
   async function post(body: string, headers: Record<string, string> = {}, path = '/graphql') {
     const res = await fetch(server.url.replace('/graphql', path), {
@@ -61,6 +67,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     ...tdb,
     server,
     config,
+    scoring,
     logs,
     post,
     async gql(document, variables) {
@@ -69,6 +76,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     },
     async close() {
       await server.close();
+      await scoring.inference.registry.close();
       if (!existing) await tdb.drop();
     },
   };

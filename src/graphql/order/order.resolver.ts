@@ -36,6 +36,9 @@ export class OrderResolver {
     const result = await recordOrder(ctx.db, write);
     switch (result.kind) {
       case 'created':
+        // Predictions of this customer no longer hold.
+        ctx.scoring.cache.invalidate(result.order.customerId);
+        return result.order;
       case 'existing':
         return result.order;
       case 'conflict':

@@ -1,0 +1,120 @@
+import { Arg, Ctx, FieldResolver, Float, Int, Query, Resolver, Root } from 'type-graphql';
+import { GraphQLDateTimeISO } from 'graphql-scalars';
+import type { LoadedModel } from '../../inference/registry.js';
+import { UnknownModelError } from '../../inference/service.js';
+import { presentExplanation } from '../../scoring/explanation.js';
+import { explanationMethods } from '../../scoring/scoring.js';
+import type { Context } from '../context.type.js';
+import { Customer } from '../customer/customer.type.js';
+import { badInput } from '../errors.js';
+import { Explanation, ModelInfo, Prediction, SegmentProbability } from './prediction.type.js';
+
+const asOfDescription = 'Scoring time: features use orders up to this instant. Default: SCORING_AS_OF, else the end of the current UTC day.';
+const MAX_TOP = 100;
+
+function modelOf(ctx: Context, name: string | null | undefined, field = 'model'): LoadedModel {
+  try {
+    return ctx.scoring.model(name);
+  } catch (err) {
+    if (err instanceof UnknownModelError) throw badInput(field, err.message);
+    throw err;
+  }
+}
+
+function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
+  if (asOf && (asOf.getTime() < 0 || asOf.getTime() > Date.now() + 366 * 86_400_000)) {
+    throw badInput('asOf', 'must be between 1970 and one year from now');
+  }
+  return ctx.scoring.asOf(asOf);
+}
+
+async function explain(ctx: Context, prediction: Prediction, top: number, segment: string | null | undefined): Promise<Explanation | null> {
+  if (!Number.isInteger(top) || top < 0 || top > MAX_TOP) throw badInput('top', `must be an integer from 0 to ${MAX_TOP}`);
+  const model = modelOf(ctx, prediction.model);
+  const target = segment ?? prediction.segment;
+  const classIndex = model.classes.indexOf(target);
+  if (classIndex < 0) throw badInput('segment', `unknown segment "${target}" (known: ${model.classes.join(', ')})`);
+  const explained = await ctx.predictionLoaders.explanation(model, prediction.asOf).load(prediction.customerId);
+  if (!explained) return null;
+  return {
+    ...presentExplanation(explained.attribution, classIndex, target, explained.inputs, top),
+    method: explained.method,
+    methodDescription: explanationMethods[explained.method] ?? explained.method,
+  };
+}
+
+@Resolver(() => Customer)
+export class CustomerPredictionResolver {
+  @FieldResolver(() => Prediction, { nullable: true, description: 'The prediction of a model (default: DEFAULT_MODEL).' })
+  prediction(
+    @Root() customer: Customer,
+    @Arg('model', () => String, { nullable: true }) model: string | null,
+    @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null,
+    @Ctx() ctx: Context,
+  ): Promise<Prediction | null> {
+    return ctx.predictionLoaders.prediction(modelOf(ctx, model), scoringTime(ctx, asOf)).load(customer.id);
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The segment the customer is heading for (default model).' })
+  async segment(@Root() customer: Customer, @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null, @Ctx() ctx: Context) {
+    return (await this.prediction(customer, null, asOf, ctx))?.segment ?? null;
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: 'Probability of `segment`.' })
+  async probability(@Root() customer: Customer, @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null, @Ctx() ctx: Context) {
+    return (await this.prediction(customer, null, asOf, ctx))?.probability ?? null;
+  }
+
+  @FieldResolver(() => [SegmentProbability], { nullable: true, description: 'Every segment\'s probability (default model); sums to 1.' })
+  async segmentProbabilities(
+    @Root() customer: Customer,
+    @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null,
+    @Ctx() ctx: Context,
+  ) {
+    return (await this.prediction(customer, null, asOf, ctx))?.segmentProbabilities ?? null;
+  }
+
+  @FieldResolver(() => Explanation, { nullable: true, description: 'Why the default model predicts `segment` (or the segment given).' })
+  async explanation(
+    @Root() customer: Customer,
+    @Arg('top', () => Int, { defaultValue: 5, description: `Contributions to list (0–${MAX_TOP}).` }) top: number,
+    @Arg('segment', () => String, { nullable: true, description: 'Explain this segment instead of the predicted one.' }) segment: string | null,
+    @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null,
+    @Ctx() ctx: Context,
+  ): Promise<Explanation | null> {
+    const prediction = await this.prediction(customer, null, asOf, ctx);
+    return prediction ? explain(ctx, prediction, top, segment) : null;
+  }
+}
+
+@Resolver(() => Prediction)
+export class PredictionResolver {
+  @FieldResolver(() => Explanation, { nullable: true, description: 'Computed only when selected.' })
+  explanation(
+    @Root() prediction: Prediction,
+    @Arg('top', () => Int, { defaultValue: 5, description: `Contributions to list (0–${MAX_TOP}).` }) top: number,
+    @Arg('segment', () => String, { nullable: true, description: 'Explain this segment instead of the predicted one.' }) segment: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<Explanation | null> {
+    return explain(ctx, prediction, top, segment);
+  }
+}
+
+@Resolver()
+export class ModelResolver {
+  @Query(() => [ModelInfo], { description: 'The served models.' })
+  models(@Ctx() ctx: Context): ModelInfo[] {
+    return ctx.scoring.inference.registry.list().map((m) => ({
+      name: m.name,
+      version: m.version,
+      kind: m.kind,
+      isDefault: m.name === ctx.scoring.defaultModel,
+      classes: [...m.card.classes].sort((a, b) => a.index - b.index),
+      features: m.featureNames,
+      metrics: (m.card.metrics_held_out ?? {}) as Record<string, unknown>,
+      executionProvider: m.provider,
+      explanationMethod: ctx.scoring.methodOf(m),
+      loadedAt: m.loadedAt,
+    }));
+  }
+}

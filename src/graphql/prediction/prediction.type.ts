@@ -1,0 +1,60 @@
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { GraphQLDateTimeISO, GraphQLJSONObject } from 'graphql-scalars';
+
+@ObjectType({ description: 'Probability of one segment.' })
+export class SegmentProbability {
+  @Field(() => String) segment!: string;
+  @Field(() => Float) probability!: number;
+}
+
+@ObjectType({ description: 'What pushed the margin of the explained segment up (positive) or down (negative).' })
+export class Contribution {
+  @Field(() => String, { description: 'Feature name as in the model card, or order[i] for the sequence model.' }) feature!: string;
+  @Field(() => String, { description: 'Human-readable name.' }) label!: string;
+  @Field(() => Float, { nullable: true, description: 'The input value (null when missing).' }) value!: number | null;
+  @Field(() => Float, { description: 'Contribution in the model\'s margin units (log-odds).' }) contribution!: number;
+}
+
+@ObjectType({ description: 'Why the model scores this segment as it does: baseValue + Σ contributions + restContribution = margin.' })
+export class Explanation {
+  @Field(() => String) segment!: string;
+  @Field(() => String, { description: 'How the contributions were computed: tree_shap, linear or occlusion (see methodDescription).' }) method!: string;
+  @Field(() => String) methodDescription!: string;
+  @Field(() => Float, { description: 'The margin before any input is considered.' }) baseValue!: number;
+  @Field(() => Float, { description: 'The model\'s margin (log-odds) for the segment.' }) margin!: number;
+  @Field(() => [Contribution], { description: 'The largest contributions by magnitude.' }) contributions!: Contribution[];
+  @Field(() => Float, { description: 'Sum of the contributions not listed.' }) restContribution!: number;
+  @Field(() => String, { description: 'One sentence for a dashboard.' }) summary!: string;
+}
+
+@ObjectType({ description: 'A model\'s prediction for one customer at one scoring time.' })
+export class Prediction {
+  customerId!: string;
+  @Field(() => String) model!: string;
+  @Field(() => String) modelVersion!: string;
+  @Field(() => GraphQLDateTimeISO, { description: 'Features use orders up to this instant.' }) asOf!: Date;
+  @Field(() => String, { description: 'The most probable segment (stable key, see Query.models).' }) segment!: string;
+  @Field(() => Float, { description: 'Probability of `segment`.' }) probability!: number;
+  @Field(() => [SegmentProbability], { description: 'Every segment; sums to 1.' }) segmentProbabilities!: SegmentProbability[];
+}
+
+@ObjectType()
+export class SegmentClass {
+  @Field(() => String) key!: string;
+  @Field(() => Int) index!: number;
+  @Field(() => String) definition!: string;
+}
+
+@ObjectType({ description: 'A served model, from its card and the runtime.' })
+export class ModelInfo {
+  @Field(() => String) name!: string;
+  @Field(() => String) version!: string;
+  @Field(() => String) kind!: string;
+  @Field(() => Boolean, { description: 'Used when a query names no model.' }) isDefault!: boolean;
+  @Field(() => [SegmentClass]) classes!: SegmentClass[];
+  @Field(() => [String], { description: 'Ordered input features.' }) features!: string[];
+  @Field(() => GraphQLJSONObject, { description: 'Held-out metrics from the model card.' }) metrics!: Record<string, unknown>;
+  @Field(() => String, { description: 'ONNX Runtime execution provider in use: cuda or cpu.' }) executionProvider!: string;
+  @Field(() => String, { description: 'How explanations are computed.' }) explanationMethod!: string;
+  @Field(() => GraphQLDateTimeISO) loadedAt!: Date;
+}

@@ -1,0 +1,76 @@
+// Inference for the rest of the service: `predict(model, rows)` returns each row's class
+// probabilities. Rows of concurrent callers are merged by a per-model MicroBatcher into one
+// session.run (unless batching is switched off). Knows nothing of GraphQL or the database.
+import type * as ort from 'onnxruntime-node';
+import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher.js';
+import type { LoadedModel, ModelRegistry } from './registry.js';
+import { buildFeeds, splitProbabilities, type ModelRow } from './tensors.js';
+
+export interface InferenceOptions extends BatcherOptions {
+  /** false: every call runs its own session.run (for comparison in benchmarks). */
+  batching: boolean;
+}
+
+export interface InferenceObserver {
+  onBatch?(model: LoadedModel, stats: BatchStats): void;
+  onRun?(model: LoadedModel, rows: number, seconds: number, ok: boolean): void;
+}
+
+export class UnknownModelError extends Error {
+  override name = 'UnknownModelError';
+}
+
+export class InferenceService {
+  private readonly batchers = new Map<string, MicroBatcher<ModelRow, Float32Array>>();
+  private readonly runCounts = new Map<string, number>();
+
+  constructor(
+    readonly registry: ModelRegistry,
+    private readonly options: InferenceOptions,
+    private readonly observer: InferenceObserver = {},
+  ) {
+    for (const model of registry.list()) {
+      this.runCounts.set(model.name, 0);
+      this.batchers.set(
+        model.name,
+        new MicroBatcher((rows) => this.run(model, rows), options, (stats) => observer.onBatch?.(model, stats)),
+      );
+    }
+  }
+
+  model(name: string): LoadedModel {
+    const model = this.registry.get(name);
+    if (!model) throw new UnknownModelError(`Unknown model "${name}" (known: ${this.registry.list().map((m) => m.name).join(', ')})`);
+    return model;
+  }
+
+  /** Class probabilities for each row, in order. */
+  predict(modelName: string, rows: ModelRow[]): Promise<Float32Array[]> {
+    const model = this.model(modelName);
+    if (!this.options.batching) return this.run(model, rows);
+    return this.batchers.get(model.name)!.submit(rows);
+  }
+
+  /** session.run calls so far for a model (tests and metrics). */
+  runs(modelName: string): number {
+    return this.runCounts.get(modelName) ?? 0;
+  }
+
+  queuedRows(modelName: string): number {
+    return this.batchers.get(modelName)?.queueRows ?? 0;
+  }
+
+  private async run(model: LoadedModel, rows: ModelRow[]): Promise<Float32Array[]> {
+    this.runCounts.set(model.name, (this.runCounts.get(model.name) ?? 0) + 1);
+    const started = performance.now();
+    let ok = false;
+    try {
+      const out = await model.session.run(buildFeeds(model.layout, rows));
+      const probabilities = splitProbabilities(out.probabilities as ort.Tensor, rows.length, model.classes.length);
+      ok = true;
+      return probabilities;
+    } finally {
+      this.observer.onRun?.(model, rows.length, (performance.now() - started) / 1000, ok);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// Builds the process-wide scoring pieces from configuration: execution provider choice, model
+// registry (validated and warmed up), explainers from the served ONNX files, micro-batched
+// inference and the prediction cache.
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { assertSpecMatches, FEATURE_NAMES } from '../features/index.js';
+import { createLinearExplainer, createTreeShapExplainer, type Explainer } from '../inference/explain/index.js';
+import { parseProviders, ProviderSelector } from '../inference/providers.js';
+import { ModelLoadError, ModelRegistry, type LoadedModel } from '../inference/registry.js';
+import { InferenceService, type InferenceObserver } from '../inference/service.js';
+import { PredictionCache } from './cache.js';
+import { Scoring } from './scoring.js';
+
+/** Batching defaults per provider: a GPU gains from larger batches and can afford a longer wait. */
+export const batchingDefaults = {
+  cpu: { maxBatchSize: 1024, maxQueueDelayMs: 2 },
+  cuda: { maxBatchSize: 4096, maxQueueDelayMs: 5 },
+} as const;
+
+function explainerFor(model: LoadedModel): Explainer | undefined {
+  try {
+    if (model.kind === 'xgboost') return createTreeShapExplainer(model.onnxBytes);
+    if (model.kind === 'logistic') return createLinearExplainer(model.onnxBytes);
+  } catch (err) {
+    throw new ModelLoadError(`${model.dir}/model.onnx`, `cannot be explained (${(err as Error).message})`);
+  }
+  return undefined; // sequence models are explained by occlusion through inference
+}
+
+export async function createScoring(config: Config, log: Logger, observer?: InferenceObserver): Promise<Scoring> {
+  const providers = new ProviderSelector(parseProviders(config.ORT_EXECUTION_PROVIDERS), (from, to, reason) =>
+    log.warn({ from, to, reason }, `execution provider ${from} unavailable; falling back to ${to}`),
+  );
+  const registry = await ModelRegistry.load({
+    dir: config.MODELS_DIR,
+    providers,
+    checkFeatureSpec: (spec) => assertSpecMatches(spec),
+    featureNames: FEATURE_NAMES,
+  });
+  if (!registry.get(config.DEFAULT_MODEL)) {
+    await registry.close();
+    throw new ModelLoadError(
+      config.MODELS_DIR,
+      `DEFAULT_MODEL "${config.DEFAULT_MODEL}" is not among the models (${registry.list().map((m) => m.name).join(', ')})`,
+    );
+  }
+  const onGpu = registry.list().some((m) => m.provider === 'cuda');
+  const defaults = onGpu ? batchingDefaults.cuda : batchingDefaults.cpu;
+  const inference = new InferenceService(
+    registry,
+    {
+      batching: config.INFERENCE_BATCHING === 'on',
+      maxBatchSize: config.INFERENCE_MAX_BATCH_SIZE ?? defaults.maxBatchSize,
+      maxQueueDelayMs: config.INFERENCE_MAX_QUEUE_DELAY_MS ?? defaults.maxQueueDelayMs,
+      maxQueueRows: config.INFERENCE_MAX_QUEUE_ROWS,
+      maxConcurrentBatches: config.INFERENCE_MAX_CONCURRENT_BATCHES,
+    },
+    observer,
+  );
+  const explainers = new Map<string, Explainer>();
+  for (const model of registry.list()) {
+    const explainer = explainerFor(model);
+    if (explainer) explainers.set(model.name, explainer);
+    log.info({ model: model.name, version: model.version, provider: model.provider, explanation: explainer?.method ?? 'occlusion' }, 'model loaded');
+  }
+  return new Scoring(
+    inference,
+    new PredictionCache(config.PREDICTION_CACHE_CUSTOMERS, config.PREDICTION_CACHE_TTL_SECONDS),
+    config.DEFAULT_MODEL,
+    explainers,
+    config.SCORING_AS_OF ? new Date(config.SCORING_AS_OF) : undefined,
+  );
+}
