@@ -8,12 +8,14 @@ import { ModelLoadError } from './inference/registry.js';
 import { seedDemoIfEmpty } from './demo/seed.js';
 import { createScoring } from './scoring/setup.js';
 import { startServer } from './server/app.js';
+import { Metrics } from './server/metrics.js';
 
 async function main() {
   const config = loadConfig();
   const log = pino({ level: config.LOG_LEVEL });
   // Models first: a bad model file stops start-up before anything touches the database.
-  const scoring = await createScoring(config, log);
+  const metrics = new Metrics();
+  const scoring = await createScoring(config, log, metrics.observer);
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, poolSize: config.DB_POOL_SIZE });
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database opened');
 
@@ -28,7 +30,7 @@ async function main() {
   });
   if (seeded) log.info(seeded, 'demo data seeded');
 
-  const server = await startServer(config, db, scoring, log);
+  const server = await startServer(config, db, scoring, log, metrics);
   log.info({ url: server.url }, 'GraphQL API ready');
 
   let stopping = false;

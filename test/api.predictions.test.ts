@@ -153,6 +153,22 @@ describe('batching, caching and overload on the embedded database', () => {
     expect(runs).toBeLessThan(32);
   });
 
+  it('exposes Prometheus metrics: provider per model, executions, batch sizes, request durations', async () => {
+    await t.gql(PageSegmentsOnlyDocument, { first: 10, asOf });
+    const res = await fetch(t.server.url.replace('/graphql', '/metrics'));
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    for (const m of t.scoring.inference.registry.list()) {
+      expect(text).toContain(`inference_model_info{model="${m.name}",version="${m.version}",provider="${m.provider}"} 1`);
+    }
+    const execs = Number(/inference_exec_count_total\{model="xgboost-segment"\} (\d+)/.exec(text)?.[1]);
+    expect(execs).toBe(t.scoring.inference.runs('xgboost-segment'));
+    expect(text).toMatch(/inference_batch_size_count\{model="xgboost-segment"\} [1-9]/);
+    expect(text).toMatch(/inference_compute_duration_seconds_count\{model="xgboost-segment",provider="(cpu|cuda)"\} [1-9]/);
+    expect(text).toMatch(/graphql_request_duration_seconds_count\{operation="PageSegmentsOnly",status="ok"\} [1-9]/);
+    expect(text).toMatch(/prediction_cache_misses_total \d+/);
+  });
+
   it('computes explanations only when the field is asked for', async () => {
     const spy = vi.spyOn(t.scoring, 'explain');
     try {
@@ -178,6 +194,8 @@ describe('batching, caching and overload on the embedded database', () => {
       expect(overloaded.length).toBeGreaterThan(0);
       expect(served.length).toBeGreaterThan(0);
       expect(overloaded.length + served.length).toBe(ids.length);
+      const metrics = await (await fetch(small.server.url.replace('/graphql', '/metrics'))).text();
+      expect(Number(/inference_queue_rejected_total\{model="xgboost-segment"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
       const again = await small.gql(OneSegmentDocument, { id: ids[0], asOf });
       expect(again.errors).toBeUndefined();
     } finally {

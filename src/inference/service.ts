@@ -2,7 +2,7 @@
 // probabilities. Rows of concurrent callers are merged by a per-model MicroBatcher into one
 // session.run (unless batching is switched off). Knows nothing of GraphQL or the database.
 import type * as ort from 'onnxruntime-node';
-import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher.js';
+import { MicroBatcher, QueueFullError, type BatchStats, type BatcherOptions } from './batcher.js';
 import type { LoadedModel, ModelRegistry } from './registry.js';
 import { buildFeeds, splitProbabilities, type ModelRow } from './tensors.js';
 
@@ -14,6 +14,9 @@ export interface InferenceOptions extends BatcherOptions {
 export interface InferenceObserver {
   onBatch?(model: LoadedModel, stats: BatchStats): void;
   onRun?(model: LoadedModel, rows: number, seconds: number, ok: boolean): void;
+  /** One predict() call finished (ok) or failed, including refusals. */
+  onRequest?(model: LoadedModel, ok: boolean): void;
+  onReject?(model: LoadedModel): void;
 }
 
 export class UnknownModelError extends Error {
@@ -45,10 +48,17 @@ export class InferenceService {
   }
 
   /** Class probabilities for each row, in order. */
-  predict(modelName: string, rows: ModelRow[]): Promise<Float32Array[]> {
+  async predict(modelName: string, rows: ModelRow[]): Promise<Float32Array[]> {
     const model = this.model(modelName);
-    if (!this.options.batching) return this.run(model, rows);
-    return this.batchers.get(model.name)!.submit(rows);
+    try {
+      const out = this.options.batching ? await this.batchers.get(model.name)!.submit(rows) : await this.run(model, rows);
+      this.observer.onRequest?.(model, true);
+      return out;
+    } catch (err) {
+      if (err instanceof QueueFullError) this.observer.onReject?.(model);
+      this.observer.onRequest?.(model, false);
+      throw err;
+    }
   }
 
   /** session.run calls so far for a model (tests and metrics). */

@@ -18,6 +18,7 @@ import { createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
 import type { Scoring } from '../scoring/scoring.js';
+import type { Metrics } from './metrics.js';
 
 export interface RunningServer {
   url: string;
@@ -41,7 +42,23 @@ const logUnexpectedErrors: ApolloServerPlugin<Context> = {
   },
 };
 
-export async function startServer(config: Config, db: Database, scoring: Scoring, log: Logger): Promise<RunningServer> {
+/** Request duration per operation (the operation name clients send, else "anonymous"). */
+function requestMetrics(metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ operationName, errors, response }) {
+          const failed = Boolean(errors?.length) || (response.body.kind === 'single' && Boolean(response.body.singleResult.errors?.length));
+          const operation = operationName && /^[A-Za-z_]\w{0,63}$/.test(operationName) ? operationName : 'anonymous';
+          metrics.observeRequest(operation, !failed, (performance.now() - started) / 1000);
+        },
+      };
+    },
+  };
+}
+
+export async function startServer(config: Config, db: Database, scoring: Scoring, log: Logger, metrics: Metrics): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
@@ -50,9 +67,14 @@ export async function startServer(config: Config, db: Database, scoring: Scoring
     schema: await getSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics)],
   });
   await apollo.start();
+
+  metrics.attach(scoring);
+  app.get('/metrics', async (_req, res) => {
+    res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
 
   app.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });

@@ -9,6 +9,7 @@ import type { DatabaseKind } from '../../src/db/client.js';
 import { createScoring } from '../../src/scoring/setup.js';
 import type { Scoring } from '../../src/scoring/scoring.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
+import { Metrics } from '../../src/server/metrics.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
 export interface GraphQLResponse<R> {
@@ -44,8 +45,9 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     },
   });
   const log = pino({ level: 'info' }, sink);
-  const scoring = await createScoring(config, log);
-  const server = await startServer(config, tdb.db, scoring, log);
+  const metrics = new Metrics();
+  const scoring = await createScoring(config, log, metrics.observer);
+  const server = await startServer(config, tdb.db, scoring, log, metrics);
 
   async function post(body: string, headers: Record<string, string> = {}, path = '/graphql') {
     const res = await fetch(server.url.replace('/graphql', path), {
