@@ -24,6 +24,7 @@ const schema = z.object({
   MAX_PAGE_SIZE: intIn(1, 10_000).default(1000),
   DEFAULT_PAGE_SIZE: intIn(1, 10_000).default(50),
   ORDER_FUTURE_TOLERANCE_SECONDS: intIn(0, 86_400 * 7).default(300),
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(600).default(10),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 512kb or 1mb').default('1mb'),
   MODELS_DIR: z.string().min(1).default('models'),
   DEFAULT_MODEL: z.string().min(1).default('xgboost-segment'),

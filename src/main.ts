@@ -1,13 +1,16 @@
-// `npm start`: configuration → database (migrated, demo-seeded when embedded and empty) → HTTP.
+// `npm start`: configuration → models → database → HTTP (live at once) → migrations → demo seed
+// (embedded and empty only) → ready. SIGTERM/SIGINT drain in-flight requests, then close the
+// models and the database.
 import 'reflect-metadata';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
-import { ModelLoadError } from './inference/registry.js';
 import { seedDemoIfEmpty } from './demo/seed.js';
+import { ModelLoadError } from './inference/registry.js';
 import { createScoring } from './scoring/setup.js';
 import { startServer } from './server/app.js';
+import { Readiness } from './server/health.js';
 import { Metrics } from './server/metrics.js';
 
 async function main() {
@@ -18,6 +21,24 @@ async function main() {
   const scoring = await createScoring(config, log, metrics.observer);
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, poolSize: config.DB_POOL_SIZE });
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database opened');
+
+  const readiness = new Readiness(db, scoring);
+  const server = await startServer(config, db, scoring, log, metrics, readiness);
+  log.info({ url: server.url }, 'listening (not ready until migrations and seeding are done)');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'shutting down: draining in-flight requests');
+    await server.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
+    await scoring.inference.registry.close();
+    await db.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 
   const applied = await applyMigrations(db.adapterFactory);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
@@ -30,21 +51,8 @@ async function main() {
   });
   if (seeded) log.info(seeded, 'demo data seeded');
 
-  const server = await startServer(config, db, scoring, log, metrics);
+  readiness.markStarted();
   log.info({ url: server.url }, 'GraphQL API ready');
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await server.close();
-    await scoring.inference.registry.close();
-    await db.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {

@@ -105,6 +105,11 @@ async function readMigrationList() {
   };
 }
 
+/** Names of the committed migrations, in order. */
+export async function committedMigrationNames(): Promise<string[]> {
+  return (await readMigrationList()).migrationDirectories.map((d) => d.path);
+}
+
 /** Applies every committed migration not yet recorded in `_prisma_migrations`. Idempotent. */
 export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
   const migrationsList = await readMigrationList();

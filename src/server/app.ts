@@ -18,12 +18,14 @@ import { createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
 import type { Scoring } from '../scoring/scoring.js';
+import { Readiness } from './health.js';
 import type { Metrics } from './metrics.js';
 
 export interface RunningServer {
   url: string;
   port: number;
-  close(): Promise<void>;
+  /** Stops accepting connections, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Logs the original of every error that is masked for the client, with the request id. */
@@ -58,7 +60,14 @@ function requestMetrics(metrics: Metrics): ApolloServerPlugin<Context> {
   };
 }
 
-export async function startServer(config: Config, db: Database, scoring: Scoring, log: Logger, metrics: Metrics): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  db: Database,
+  scoring: Scoring,
+  log: Logger,
+  metrics: Metrics,
+  readiness: Readiness = new Readiness(db, scoring, true),
+): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
@@ -80,12 +89,14 @@ export async function startServer(config: Config, db: Database, scoring: Scoring
     res.json({ status: 'ok' });
   });
   app.get('/health/ready', async (_req, res) => {
-    try {
-      await db.prisma.$queryRaw`SELECT 1`;
-      res.json({ status: 'ready', database: db.kind });
-    } catch {
-      res.status(503).json({ status: 'unavailable', database: db.kind });
-    }
+    const report = await readiness.check();
+    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'unavailable', ...report });
+  });
+
+  // Until migrations and seeding are done, GraphQL answers 503 instead of half-initialised data.
+  app.use('/graphql', (_req, res, next) => {
+    if (readiness.isStarted) return next();
+    res.status(503).set('retry-after', '5').json({ errors: [{ message: 'Starting up; retry shortly.', extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } }] });
   });
 
   app.use(
@@ -127,6 +138,15 @@ export async function startServer(config: Config, db: Database, scoring: Scoring
   return {
     url: `http://${host}:${port}/graphql`,
     port,
-    close: () => apollo.stop(),
+    async close(graceMs = 10_000) {
+      // Apollo's drain plugin stops accepting and waits for in-flight requests; past the grace
+      // period the remaining connections are cut so shutdown is bounded.
+      const timer = setTimeout(() => httpServer.closeAllConnections(), graceMs);
+      try {
+        await apollo.stop();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
   };
 }

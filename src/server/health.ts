@@ -1,0 +1,60 @@
+// Liveness and readiness. The process listens before migrations and seeding finish, so /health/live
+// answers at once; /health/ready answers 200 only when start-up work is done, every committed
+// migration is applied, the database answers and every model is loaded (and was warmed up).
+import type { Database } from '../db/client.js';
+import { committedMigrationNames } from '../db/migrate.js';
+import type { Scoring } from '../scoring/scoring.js';
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: { startup: boolean; database: boolean; migrations: boolean; models: boolean };
+  database: string;
+  models: number;
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+
+export class Readiness {
+  private started = false;
+  private expectedMigrations: string[] | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly scoring: Scoring,
+    startedAlready = false,
+  ) {
+    this.started = startedAlready;
+  }
+
+  /** Start-up work (migrations, seeding) is done. */
+  markStarted(): void {
+    this.started = true;
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  async check(): Promise<ReadinessReport> {
+    this.expectedMigrations ??= await committedMigrationNames();
+    let database = false;
+    let migrations = false;
+    try {
+      const applied = await withTimeout(
+        this.db.prisma.$queryRaw<{ migration_name: string }[]>`
+          SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+        2_000,
+      );
+      database = true;
+      const names = new Set(applied.map((r) => r.migration_name));
+      migrations = this.expectedMigrations.every((m) => names.has(m));
+    } catch {
+      // database stays false; the table missing (fresh database) also means migrations are not applied
+      database = await withTimeout(this.db.prisma.$queryRaw`SELECT 1`, 2_000).then(() => true, () => false);
+    }
+    const models = this.scoring.inference.registry.list();
+    const checks = { startup: this.started, database, migrations, models: models.length > 0 };
+    return { ready: Object.values(checks).every(Boolean), checks, database: this.db.kind, models: models.length };
+  }
+}

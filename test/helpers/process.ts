@@ -1,0 +1,64 @@
+// Runs the real service (`tsx src/main.ts`) as a child process and reads its JSON log lines.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+export const root = path.resolve(import.meta.dirname, '../..');
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  lines: string[];
+  /** Resolves with the first log line matching `pattern` (parsed), within `ms`. */
+  waitFor(pattern: RegExp, ms?: number): Promise<Record<string, any>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startService(env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', ORT_EXECUTION_PROVIDERS: 'cpu', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (v: Record<string, any>) => void }[] = [];
+  let buffer = '';
+  const onData = (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          let parsed: Record<string, any> = { line };
+          try {
+            parsed = JSON.parse(line);
+          } catch {
+            // not JSON
+          }
+          w.resolve(parsed);
+        }
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(pattern, ms = 60_000) {
+      const seen = lines.find((l) => pattern.test(l));
+      if (seen) return Promise.resolve(JSON.parse(seen));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; last lines:\n${lines.slice(-5).join('\n')}`)), ms);
+        waiters.push({ pattern, resolve: (v) => (clearTimeout(timer), resolve(v)) });
+        void exited.then(({ code }) => reject(new Error(`process exited (${code}) before ${pattern}; last lines:\n${lines.slice(-5).join('\n')}`)));
+      });
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The real process: live before ready, ready only after migrations and seeding, and a SIGTERM that
+// lets in-flight requests finish before the models and the database are closed.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startService, type ServiceProcess } from './helpers/process.js';
+
+describe('process lifecycle', () => {
+  let dir: string;
+  let service: ServiceProcess | undefined;
+  afterAll(async () => {
+    service?.child.kill('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is live at once, ready after seeding, and drains in-flight requests on SIGTERM', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cia-life-'));
+    service = startService({
+      DATA_DIR: path.join(dir, 'db'),
+      DEMO_CUSTOMERS: '8000',
+      DEMO_ANCHOR: '2026-01-01',
+      SCORING_AS_OF: '2026-01-01T00:00:00.000Z',
+      // Requests wait in the micro-batcher for 0.9 s: long enough to be in flight at SIGTERM.
+      INFERENCE_MAX_QUEUE_DELAY_MS: '900',
+      INFERENCE_MAX_BATCH_SIZE: '100000',
+      PREDICTION_CACHE_CUSTOMERS: '0',
+      SHUTDOWN_GRACE_SECONDS: '20',
+    });
+    const listening = await service.waitFor(/"msg":"listening/);
+    const base = String(listening.url).replace('/graphql', '');
+
+    // While migrations and seeding run: live, not ready, GraphQL refuses with 503.
+    const live = await fetch(`${base}/health/live`);
+    expect(live.status).toBe(200);
+    const early = await fetch(`${base}/health/ready`);
+    if (early.status === 503) {
+      const report = (await early.json()) as any;
+      expect(report.checks.startup).toBe(false);
+    }
+    await service.waitFor(/"msg":"GraphQL API ready"/);
+    const ready = await fetch(`${base}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as any).checks).toEqual({ startup: true, database: true, migrations: true, models: true });
+
+    const post = (query: string) =>
+      fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as any,
+      }));
+    const ids: string[] = (await post('{ customers(first: 5) { edges { node { id } } } }')).body.data.customers.edges.map((e: any) => e.node.id);
+    const inFlight = ids.map((id) => post(`{ customer(id: "${id}") { id segment probability } }`));
+    await new Promise((r) => setTimeout(r, 250));
+    const signalledAt = Date.now();
+    service.child.kill('SIGTERM');
+    const answers = await Promise.all(inFlight);
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.body.errors).toBeUndefined();
+      expect(a.body.data.customer.segment).toMatch(/^(lapsing|active|high_value)$/);
+    }
+    const { code } = await service.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(20_000);
+    expect(service.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    // After shutdown nothing listens any more.
+    await expect(fetch(`${base}/health/live`)).rejects.toThrow();
+  });
+});
