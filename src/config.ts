@@ -36,13 +36,43 @@ const schema = z.object({
   INFERENCE_MAX_CONCURRENT_BATCHES: intIn(1, 64).default(1),
   PREDICTION_CACHE_CUSTOMERS: intIn(0, 10_000_000).default(100_000),
   PREDICTION_CACHE_TTL_SECONDS: intIn(1, 86_400 * 7).default(3600),
+  // Security (README "Security"): authentication, query limits, rate limiting.
+  AUTH_MODE: z.enum(['required', 'off']).optional(),
+  AUTH_CACHE_TTL_SECONDS: intIn(0, 3600).default(30),
+  GRAPHQL_INTROSPECTION: z.enum(['on', 'off']).optional(),
+  QUERY_MAX_DEPTH: intIn(1, 100).default(12),
+  QUERY_MAX_ALIASES: intIn(0, 1000).default(15),
+  QUERY_MAX_DIRECTIVES: intIn(0, 1000).default(20),
+  QUERY_MAX_TOKENS: intIn(10, 1_000_000).default(2000),
+  QUERY_MAX_LENGTH: intIn(100, 10_000_000).default(20_000),
+  QUERY_MAX_COST: intIn(1, 1_000_000_000).default(50_000),
+  RATE_LIMIT_POINTS: intIn(0, 10_000_000).optional(),
+  RATE_LIMIT_WINDOW_SECONDS: intIn(1, 86_400).default(60),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(\d{1,2}|loopback|linklocal|uniquelocal|[\d.:/a-f,\s]+)$/i, 'must be a hop count (e.g. 1), loopback, or a list of proxy addresses/CIDRs')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   SCORING_AS_OF: z
     .string()
     .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time')
     .optional(),
 });
 
-export type Config = z.infer<typeof schema> & { dataDir: string };
+export type Config = z.infer<typeof schema> & {
+  dataDir: string;
+  /** AUTH_MODE resolved: `required` by default in production, `off` (no credential = admin) otherwise. */
+  authMode: 'required' | 'off';
+  /** GRAPHQL_INTROSPECTION resolved: off by default in production. */
+  introspection: boolean;
+  /** RATE_LIMIT_POINTS resolved: 1200 per window by default in production, 0 (off) otherwise. */
+  rateLimitPoints: number;
+};
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -58,5 +88,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (cfg.DEFAULT_PAGE_SIZE > cfg.MAX_PAGE_SIZE) {
     throw new ConfigError(`Invalid configuration:\n  DEFAULT_PAGE_SIZE: must not exceed MAX_PAGE_SIZE (${cfg.MAX_PAGE_SIZE})`);
   }
-  return { ...cfg, dataDir: path.resolve(cfg.DATA_DIR) };
+  const production = cfg.NODE_ENV === 'production';
+  const authMode = cfg.AUTH_MODE ?? (production ? 'required' : 'off');
+  if (production && authMode === 'off') {
+    throw new ConfigError('Invalid configuration:\n  AUTH_MODE: must not be off when NODE_ENV=production (every request would be an admin)');
+  }
+  return {
+    ...cfg,
+    dataDir: path.resolve(cfg.DATA_DIR),
+    authMode,
+    introspection: (cfg.GRAPHQL_INTROSPECTION ?? (production ? 'off' : 'on')) === 'on',
+    rateLimitPoints: cfg.RATE_LIMIT_POINTS ?? (production ? 1200 : 0),
+  };
 }

@@ -35,6 +35,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind = 'postgresql';
     adapterFactory = new PrismaPg({
       connectionString: options.databaseUrl,
+      // PostgreSQL's JIT compiles the batched feature query (its cost estimate is high) for ~180 ms,
+      // several times the query itself; off for our connections unless the URL sets `options`.
+      ...(new URL(options.databaseUrl).searchParams.has('options') ? {} : { options: '-c jit=off' }),
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: 5_000,
     });

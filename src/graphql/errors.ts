@@ -31,6 +31,14 @@ export const ErrorCode = {
   OVERLOADED: 'OVERLOADED',
   /** The database is unreachable or overloaded; retry later. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** No valid credential: the Authorization header is missing (when AUTH_MODE=required), malformed, unknown or revoked. (HTTP 401) */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The credential's role may not read this field or this customer, or may not run mutations. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** The document exceeds a limit (depth, aliases, directives, tokens, length or cost); `extensions.limit` names it. (HTTP 400) */
+  QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
+  /** Too many requests from this client; retry after `Retry-After` seconds. (HTTP 429) */
+  RATE_LIMITED: 'RATE_LIMITED',
   /** Anything unexpected; details are logged, never sent. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;

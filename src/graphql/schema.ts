@@ -3,9 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { applyFieldPolicy } from './auth/field-policy.js';
 import { CustomerResolver } from './customer/customer.resolver.js';
 import { OrderResolver } from './order/order.resolver.js';
 import { CustomerPredictionResolver, ModelResolver, PredictionResolver } from './prediction/prediction.resolver.js';
+import { CustomerScoreResolver, SegmentSummaryResolver } from './segment/segment.resolver.js';
 
 /** The committed SDL; a test fails when the code's schema drifts from it. */
 export const schemaFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
@@ -14,6 +16,9 @@ let built: Promise<GraphQLSchema> | undefined;
 
 /** Built once per process. Input checks live in the resolvers (they need config and the database). */
 export function getSchema(): Promise<GraphQLSchema> {
-  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver, CustomerPredictionResolver, PredictionResolver, ModelResolver], validate: false });
+  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver, CustomerPredictionResolver, PredictionResolver, ModelResolver, CustomerScoreResolver, SegmentSummaryResolver], validate: false }).then(
+    // Field-level authorization (src/graphql/auth/policy.ts) on every field.
+    applyFieldPolicy,
+  );
   return built;
 }

@@ -20,6 +20,11 @@ import { getSchema } from '../graphql/schema.js';
 import type { Scoring } from '../scoring/scoring.js';
 import { Readiness } from './health.js';
 import type { Metrics } from './metrics.js';
+import { ApiKeyStore } from '../graphql/auth/api-keys.js';
+import { authenticate, principalOf } from '../graphql/auth/authenticate.js';
+import { checkAuthAtStartup } from '../graphql/auth/startup.js';
+import { queryLengthGuard, queryLimits } from './limits.js';
+import { createRateLimiter } from './rate-limit.js';
 
 export interface RunningServer {
   url: string;
@@ -71,12 +76,27 @@ export async function startServer(
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  if (config.TRUST_PROXY) app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
+
+  // Security (README "Security"): credentials, rate limits and query limits, all before execution.
+  await checkAuthAtStartup(config, db, log);
+  const keyStore = new ApiKeyStore(db, config.AUTH_CACHE_TTL_SECONDS);
+  const rateLimiter = createRateLimiter(config, log);
+  const limits = queryLimits(config);
 
   const apollo = new ApolloServer<Context>({
     schema: await getSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics)],
+    introspection: config.introspection,
+    // JSON array bodies (batched operations) are refused with 400 BAD_REQUEST.
+    allowBatchedHttpRequests: false,
+    // No automatic persisted queries: clients send documents, so every document passes the limits,
+    // and APQ's own error codes stay out of the catalogue.
+    persistedQueries: false,
+    parseOptions: limits.parseOptions,
+    validationRules: limits.validationRules as never,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics), ...limits.plugins],
   });
   await apollo.start();
 
@@ -101,9 +121,11 @@ export async function startServer(
 
   app.use(
     '/graphql',
+    authenticate(config, keyStore, rateLimiter, log),
     express.json({ limit: config.BODY_LIMIT }),
+    queryLengthGuard(config),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
+      context: async ({ req, res }) => {
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
         return {
           db,
@@ -113,6 +135,7 @@ export async function startServer(
           predictionLoaders: createPredictionLoaders(db, scoring),
           log: log.child({ requestId }),
           requestId,
+          principal: principalOf(res)!,
         };
       },
     }),
@@ -146,6 +169,7 @@ export async function startServer(
         await apollo.stop();
       } finally {
         clearTimeout(timer);
+        await rateLimiter.close();
       }
     },
   };

@@ -1,4 +1,4 @@
-import { Field, InputType, Int, registerEnumType } from 'type-graphql';
+import { Field, Float, InputType, Int, registerEnumType } from 'type-graphql';
 import { GraphQLDateTimeISO, GraphQLLocalDate } from 'graphql-scalars';
 import { DecimalScalar } from '../common/scalars.js';
 import { Gender } from './customer.type.js';
@@ -15,6 +15,15 @@ export class CustomerFilter {
   @Field(() => DecimalScalar, { nullable: true, description: 'Total paid spend, inclusive.' }) maxTotalSpent?: string | null;
   @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Last paid order at or after this time.' }) lastOrderFrom?: Date | null;
   @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Last paid order before this time, or no paid order at all.' }) lastOrderTo?: Date | null;
+  @Field(() => String, {
+    nullable: true,
+    description: 'Stored segment (CustomerScore, written by `npm run score`) of the `scoreModel`. Customers without a stored score never match.',
+  })
+  segment?: string | null;
+  @Field(() => Float, { nullable: true, description: 'Stored probability of the stored segment, inclusive (0–1). Customers without a stored score never match.' })
+  minProbability?: number | null;
+  @Field(() => Float, { nullable: true, description: 'Stored probability of the stored segment, inclusive (0–1). Customers without a stored score never match.' })
+  maxProbability?: number | null;
 }
 
 export enum CustomerSortField {
@@ -23,8 +32,16 @@ export enum CustomerSortField {
   ORDER_COUNT = 'ORDER_COUNT',
   TOTAL_SPENT = 'TOTAL_SPENT',
   LAST_ORDER_AT = 'LAST_ORDER_AT',
+  PROBABILITY = 'PROBABILITY',
 }
-registerEnumType(CustomerSortField, { name: 'CustomerSortField' });
+registerEnumType(CustomerSortField, {
+  name: 'CustomerSortField',
+  valuesConfig: {
+    PROBABILITY: {
+      description: 'Stored probability of the stored segment (CustomerScore of `scoreModel`); customers without a stored score come last in either direction.',
+    },
+  },
+});
 
 export enum SortDirection {
   ASC = 'ASC',

@@ -54,7 +54,9 @@ const statsJoin = sql`LEFT JOIN LATERAL (
     FROM "Order" o WHERE o."customerId" = c."id" AND o."status" = 'paid'
   ) s ON true`;
 
-const sortColumns: Record<CustomerSortField, { expr: Prisma.Sql; type: string; needsStats: boolean }> = {
+type SortColumn = { expr: Prisma.Sql; type: string; needsStats: boolean; needsScore?: boolean };
+
+const sortColumns: Record<Exclude<CustomerSortField, CustomerSortField.PROBABILITY>, SortColumn> = {
   [CustomerSortField.CREATED_AT]: { expr: sql`c."createdAt"`, type: 'timestamptz', needsStats: false },
   [CustomerSortField.EXTERNAL_ID]: { expr: sql`c."externalId"`, type: 'text', needsStats: false },
   [CustomerSortField.ORDER_COUNT]: { expr: sql`s.order_count`, type: 'int', needsStats: true },
@@ -63,7 +65,42 @@ const sortColumns: Record<CustomerSortField, { expr: Prisma.Sql; type: string; n
   [CustomerSortField.LAST_ORDER_AT]: { expr: sql`coalesce(s.last_order_at, '-infinity'::timestamptz)`, type: 'timestamptz', needsStats: true },
 };
 
-function filterConditions(filter: CustomerFilter | null | undefined): { conditions: Prisma.Sql[]; needsStats: boolean } {
+/**
+ * The stored probability (CustomerScore). With an inner join (a score filter is present) every row
+ * has one and the (model, [segment,] probability, customerId) indexes serve the order; with a left
+ * join, customers without a stored score come last in either direction (±Infinity).
+ */
+/** What a cursor's sort value must look like, per SQL type (the text PostgreSQL prints for it). */
+const sortValuePatterns: Record<string, RegExp> = {
+  timestamptz: /^(-?infinity|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)?)$/,
+  text: /^[\s\S]{0,256}$/,
+  int: /^-?\d{1,10}$/,
+  numeric: /^-?\d{1,15}(\.\d{1,10})?$/,
+  float8: /^(-?Infinity|-?\d+(\.\d+)?(e[-+]?\d+)?)$/,
+};
+
+/** A forged cursor whose sort value is not of the ordering's type never reaches the database. */
+export function isValidSortValue(field: CustomerSortField, value: string | null): boolean {
+  const { type } = sortColumn(field, false, null);
+  return value !== null && sortValuePatterns[type].test(value);
+}
+
+function sortColumn(field: CustomerSortField, desc: boolean, scoreJoin: 'inner' | 'left' | null): SortColumn {
+  if (field !== CustomerSortField.PROBABILITY) return sortColumns[field];
+  const expr =
+    scoreJoin === 'inner'
+      ? sql`cs."probability"`
+      : desc
+        ? sql`coalesce(cs."probability", '-Infinity'::float8)`
+        : sql`coalesce(cs."probability", 'Infinity'::float8)`;
+  return { expr, type: 'float8', needsStats: false, needsScore: true };
+}
+
+/** The stored scores of one model; inner = only customers that have one. */
+const scoreJoin = (kind: 'inner' | 'left', model: string) =>
+  sql`${raw(kind === 'inner' ? 'JOIN' : 'LEFT JOIN')} "CustomerScore" cs ON cs."customerId" = c."id" AND cs."model" = ${model}`;
+
+function filterConditions(filter: CustomerFilter | null | undefined): { conditions: Prisma.Sql[]; needsStats: boolean; needsScore: boolean } {
   const f = filter ?? {};
   const conditions: Prisma.Sql[] = [];
   if (f.countries?.length) conditions.push(sql`c."country" = ANY(${f.countries}::text[])`);
@@ -77,7 +114,15 @@ function filterConditions(filter: CustomerFilter | null | undefined): { conditio
   if (f.maxTotalSpent != null) statsConditions.push(sql`s.total_spent <= ${f.maxTotalSpent}::numeric`);
   if (f.lastOrderFrom) statsConditions.push(sql`s.last_order_at >= ${f.lastOrderFrom}`);
   if (f.lastOrderTo) statsConditions.push(sql`(s.last_order_at < ${f.lastOrderTo} OR s.last_order_at IS NULL)`);
-  return { conditions: [...conditions, ...statsConditions], needsStats: statsConditions.length > 0 };
+  const scoreConditions: Prisma.Sql[] = [];
+  if (f.segment != null) scoreConditions.push(sql`cs."segment" = ${f.segment}`);
+  if (f.minProbability != null) scoreConditions.push(sql`cs."probability" >= ${String(f.minProbability)}::float8`);
+  if (f.maxProbability != null) scoreConditions.push(sql`cs."probability" <= ${String(f.maxProbability)}::float8`);
+  return {
+    conditions: [...conditions, ...scoreConditions, ...statsConditions],
+    needsStats: statsConditions.length > 0,
+    needsScore: scoreConditions.length > 0,
+  };
 }
 
 const where = (conditions: Prisma.Sql[]) => (conditions.length ? sql`WHERE ${join(conditions, ' AND ')}` : empty);
@@ -87,6 +132,8 @@ export interface CustomerListArgs {
   orderBy: CustomerOrderBy;
   first: number;
   after?: CursorPosition | null;
+  /** Model whose stored scores the score filters and the PROBABILITY ordering use. */
+  scoreModel: string;
 }
 
 /** One keyset page: `first` rows after the cursor, plus whether more follow. */
@@ -94,9 +141,10 @@ export async function listCustomers(
   db: Database,
   args: CustomerListArgs,
 ): Promise<{ rows: { customer: Customer; sortValue: string | null }[]; hasNextPage: boolean }> {
-  const sort = sortColumns[args.orderBy.field];
   const desc = args.orderBy.direction === SortDirection.DESC;
-  const { conditions, needsStats } = filterConditions(args.filter);
+  const { conditions, needsStats, needsScore } = filterConditions(args.filter);
+  const sort = sortColumn(args.orderBy.field, desc, needsScore ? 'inner' : 'left');
+  const joinScores = needsScore ? scoreJoin('inner', args.scoreModel) : sort.needsScore ? scoreJoin('left', args.scoreModel) : empty;
   if (args.after) {
     const cmp = raw(desc ? '<' : '>');
     const value = args.after.value === null ? sql`NULL` : sql`${args.after.value}::${raw(sort.type)}`;
@@ -105,7 +153,7 @@ export async function listCustomers(
   const dir = raw(desc ? 'DESC' : 'ASC');
   const rows = await db.prisma.$queryRaw<(CustomerRow & { sort_value: string | null })[]>`
     SELECT ${customerColumns}, (${sort.expr})::text AS sort_value
-    FROM "Customer" c ${needsStats || sort.needsStats ? statsJoin : empty}
+    FROM "Customer" c ${joinScores} ${needsStats || sort.needsStats ? statsJoin : empty}
     ${where(conditions)}
     ORDER BY ${sort.expr} ${dir}, c."id" ${dir}
     LIMIT ${args.first + 1}`;
@@ -115,10 +163,10 @@ export async function listCustomers(
   };
 }
 
-export async function countCustomers(db: Database, filter: CustomerFilter | null | undefined): Promise<number> {
-  const { conditions, needsStats } = filterConditions(filter);
+export async function countCustomers(db: Database, filter: CustomerFilter | null | undefined, scoreModel: string): Promise<number> {
+  const { conditions, needsStats, needsScore } = filterConditions(filter);
   const [row] = await db.prisma.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM "Customer" c ${needsStats ? statsJoin : empty} ${where(conditions)}`;
+    SELECT count(*)::int AS n FROM "Customer" c ${needsScore ? scoreJoin('inner', scoreModel) : empty} ${needsStats ? statsJoin : empty} ${where(conditions)}`;
   return row.n;
 }
 

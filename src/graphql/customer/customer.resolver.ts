@@ -1,4 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { LoadedModel } from '../../inference/registry.js';
+import { UnknownModelError } from '../../inference/service.js';
 import type { Context } from '../context.type.js';
 import { decodeCursor, encodeCursor, pageSize } from '../common/connection.js';
 import { uuid } from '../common/ids.js';
@@ -6,15 +8,32 @@ import * as check from '../common/validate.js';
 import { ErrorCode, appError, badInput } from '../errors.js';
 import { OrderConnection } from '../order/order.type.js';
 import { CustomerFilter, CustomerOrderBy, CustomerSortField, SortDirection, UpsertCustomerInput } from './customer.input.js';
-import { countCustomers, listCustomers, upsertCustomer, type CustomerWrite } from './customer.repository.js';
+import { countCustomers, isValidSortValue, listCustomers, upsertCustomer, type CustomerWrite } from './customer.repository.js';
 import { Customer, CustomerConnection, CustomerStats } from './customer.type.js';
 
 const defaultOrder: CustomerOrderBy = { field: CustomerSortField.CREATED_AT, direction: SortDirection.ASC };
 
-function checkFilter(filter: CustomerFilter | null | undefined): void {
+function checkFilter(filter: CustomerFilter | null | undefined, scoreModel: LoadedModel): void {
   filter?.countries?.forEach((c, i) => check.countryCode(`filter.countries[${i}]`, c));
   if (filter?.minOrderCount != null) check.intInRange('filter.minOrderCount', filter.minOrderCount, 0, 2 ** 31 - 1);
   if (filter?.maxOrderCount != null) check.intInRange('filter.maxOrderCount', filter.maxOrderCount, 0, 2 ** 31 - 1);
+  if (filter?.segment != null && !scoreModel.classes.includes(filter.segment)) {
+    throw badInput('filter.segment', `unknown segment "${filter.segment}" of ${scoreModel.name} (known: ${scoreModel.classes.join(', ')})`);
+  }
+  for (const field of ['minProbability', 'maxProbability'] as const) {
+    const p = filter?.[field];
+    if (p != null && !(p >= 0 && p <= 1)) throw badInput(`filter.${field}`, 'must be between 0 and 1');
+  }
+}
+
+/** The model whose stored scores (CustomerScore) filters and the PROBABILITY ordering read. */
+function scoreModelOf(ctx: Context, name: string | null): LoadedModel {
+  try {
+    return ctx.scoring.model(name);
+  } catch (err) {
+    if (err instanceof UnknownModelError) throw badInput('scoreModel', err.message);
+    throw err;
+  }
 }
 
 @Resolver(() => Customer)
@@ -35,14 +54,24 @@ export class CustomerResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => CustomerFilter, { nullable: true }) filter: CustomerFilter | null,
     @Arg('orderBy', () => CustomerOrderBy, { nullable: true }) orderBy: CustomerOrderBy | null,
+    @Arg('scoreModel', () => String, {
+      nullable: true,
+      description: 'Model whose stored scores (`npm run score`) the `segment`/`minProbability`/`maxProbability` filters and the PROBABILITY ordering use. Default: DEFAULT_MODEL.',
+    })
+    scoreModel: string | null,
     @Ctx() ctx: Context,
   ): Promise<CustomerConnection> {
     const size = pageSize(first, ctx.config.DEFAULT_PAGE_SIZE, ctx.config.MAX_PAGE_SIZE);
-    checkFilter(filter);
+    const model = scoreModelOf(ctx, scoreModel);
+    checkFilter(filter, model);
     const order = orderBy ?? defaultOrder;
-    const sortKey = `${order.field}:${order.direction}`;
+    // A PROBABILITY cursor belongs to one model's scores.
+    const sortKey = order.field === CustomerSortField.PROBABILITY ? `${order.field}:${order.direction}:${model.name}` : `${order.field}:${order.direction}`;
     const position = after ? decodeCursor(after, sortKey) : null;
-    const { rows, hasNextPage } = await listCustomers(ctx.db, { filter, orderBy: order, first: size, after: position });
+    if (position && !isValidSortValue(order.field, position.value)) {
+      throw appError(ErrorCode.INVALID_CURSOR, 'after: malformed cursor', { field: 'after' });
+    }
+    const { rows, hasNextPage } = await listCustomers(ctx.db, { filter, orderBy: order, first: size, after: position, scoreModel: model.name });
     const edges = rows.map(({ customer, sortValue }) => {
       ctx.loaders.customerById.prime(customer.id, customer);
       return { node: customer, cursor: encodeCursor({ sort: sortKey, value: sortValue, id: customer.id }) };
@@ -55,7 +84,7 @@ export class CustomerResolver {
         startCursor: edges[0]?.cursor ?? null,
         endCursor: edges.at(-1)?.cursor ?? null,
       },
-      totalCount: () => countCustomers(ctx.db, filter),
+      totalCount: () => countCustomers(ctx.db, filter, model.name),
     });
   }
 

@@ -1,0 +1,65 @@
+// Before any GraphQL work: who is asking (Authorization: Bearer <API key>) and may they ask now
+// (per-client rate limit). Failures are answered here, as JSON with a code, never reaching Apollo:
+// 401 UNAUTHENTICATED, 429 RATE_LIMITED (with Retry-After), 503 SERVICE_UNAVAILABLE when the key
+// store cannot be read. The principal goes to the GraphQL context through res.locals.
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import type { RateLimiter } from '../../server/rate-limit.js';
+import { isDatabaseUnavailable } from '../error-format.js';
+import { ErrorCode } from '../errors.js';
+import type { ApiKeyStore } from './api-keys.js';
+import { developmentPrincipal, type Principal } from './principal.js';
+
+const fail = (res: Response, status: number, code: string, message: string, extensions: Record<string, unknown> = {}) =>
+  res.status(status).json({ errors: [{ message, extensions: { code, ...extensions } }] });
+
+export function principalOf(res: Response): Principal | undefined {
+  return res.locals.principal as Principal | undefined;
+}
+
+export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLimiter, log: Logger) {
+  async function limited(req: Request, res: Response, clientKey: string): Promise<boolean> {
+    const decision = await limiter.consume(clientKey);
+    if (decision.allowed) {
+      if (Number.isFinite(decision.remaining)) res.set('ratelimit-remaining', String(decision.remaining));
+      return false;
+    }
+    res.set('retry-after', String(decision.retryAfterSeconds));
+    fail(res, 429, ErrorCode.RATE_LIMITED, `Too many requests; retry after ${decision.retryAfterSeconds} s.`, { retryAfterSeconds: decision.retryAfterSeconds });
+    log.warn({ client: clientKey, path: req.path }, 'rate limited');
+    return true;
+  }
+
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const ipKey = `ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+    const header = req.headers.authorization;
+    let principal: Principal | null = null;
+    if (header === undefined || header.trim() === '') {
+      if (config.authMode === 'off') principal = developmentPrincipal;
+    } else {
+      const match = /^Bearer +([!-~]{1,512})$/i.exec(header.trim());
+      if (match) {
+        try {
+          principal = await store.resolve(match[1]!);
+        } catch (err) {
+          if (isDatabaseUnavailable(err)) {
+            res.set('retry-after', '5');
+            return fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry later.');
+          }
+          return next(err);
+        }
+      }
+    }
+    if (!principal) {
+      // Failed attempts count against the address, so guessing keys is rate limited too.
+      if (await limited(req, res, ipKey)) return;
+      res.set('www-authenticate', 'Bearer realm="graphql"');
+      const message = header ? 'Invalid or revoked credential' : 'Authentication required: send Authorization: Bearer <API key>';
+      return fail(res, 401, ErrorCode.UNAUTHENTICATED, message);
+    }
+    if (await limited(req, res, principal.keyId ? `key:${principal.keyId}` : ipKey)) return;
+    res.locals.principal = principal;
+    next();
+  };
+}

@@ -1,0 +1,50 @@
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { GraphQLDateTimeISO } from 'graphql-scalars';
+import { SegmentProbability } from '../prediction/prediction.type.js';
+
+@ObjectType({ description: 'A score stored by batch scoring (`npm run score`, table "CustomerScore"): as fresh as its run, not live.' })
+export class StoredScore {
+  @Field(() => String) model!: string;
+  @Field(() => String, { description: 'Version of the model that wrote the score.' }) modelVersion!: string;
+  @Field(() => String, { description: 'The most probable segment.' }) segment!: string;
+  @Field(() => Float, { description: 'Probability of `segment`.' }) probability!: number;
+  @Field(() => [SegmentProbability], { description: 'Every segment of the model, in model-card order.' }) segmentProbabilities!: SegmentProbability[];
+  @Field(() => GraphQLDateTimeISO, { description: 'Scoring time: features used orders up to this instant.' }) asOf!: Date;
+  @Field(() => GraphQLDateTimeISO, { description: 'When the score was written.' }) scoredAt!: Date;
+}
+
+@ObjectType({ description: 'Stored scores of one segment.' })
+export class SegmentShare {
+  @Field(() => String) segment!: string;
+  @Field(() => Int, { description: 'Customers whose stored segment this is.' }) count!: number;
+  @Field(() => Float, { description: 'count / customersScored (0 when nothing is scored).' }) share!: number;
+  @Field(() => Float, { nullable: true, description: 'Mean stored probability of these customers; null when count is 0.' }) meanProbability!: number | null;
+}
+
+@ObjectType({ description: 'One batch-scoring run (table "ScoreRun").' })
+export class ScoreRunInfo {
+  @Field(() => Int) id!: number;
+  @Field(() => String) modelVersion!: string;
+  @Field(() => GraphQLDateTimeISO) asOf!: Date;
+  @Field(() => String, { description: 'running, interrupted, finished, failed or superseded.' }) status!: string;
+  @Field(() => Int, { description: 'Customers scored by the run so far.' }) customersScored!: number;
+  @Field(() => GraphQLDateTimeISO) startedAt!: Date;
+  @Field(() => GraphQLDateTimeISO, { description: 'Last progress.' }) updatedAt!: Date;
+  @Field(() => GraphQLDateTimeISO, { nullable: true }) finishedAt!: Date | null;
+}
+
+@ObjectType({ description: 'Segment distribution of a model\'s stored scores, and how fresh they are.' })
+export class SegmentSummary {
+  @Field(() => String) model!: string;
+  @Field(() => String, { description: 'Version of the model served now.' }) servedVersion!: string;
+  @Field(() => [String], { description: 'Versions that wrote the stored scores (more than one, or one other than servedVersion = stale scores).' })
+  storedVersions!: string[];
+  @Field(() => Int, { description: 'Customers in the database.' }) customersTotal!: number;
+  @Field(() => Int, { description: 'Customers with a stored score of this model.' }) customersScored!: number;
+  @Field(() => [SegmentShare], { description: 'Every segment of the model (model-card order), then any other stored segment.' }) segments!: SegmentShare[];
+  @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Oldest scoring time among the stored scores.' }) asOfMin!: Date | null;
+  @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Newest scoring time among the stored scores.' }) asOfMax!: Date | null;
+  @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Oldest write.' }) scoredAtMin!: Date | null;
+  @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Newest write.' }) scoredAtMax!: Date | null;
+  @Field(() => ScoreRunInfo, { nullable: true, description: 'The latest batch-scoring run of this model.' }) lastRun!: ScoreRunInfo | null;
+}

@@ -1,0 +1,120 @@
+// Limits on hostile documents (README "Security"), all checked before execution — so before any
+// resolver, loader, database statement or inference:
+//   length      QUERY_MAX_LENGTH   characters of `query` (HTTP middleware, before parsing)
+//   tokens      QUERY_MAX_TOKENS   lexical tokens (graphql-js parser option maxTokens)
+//   depth       QUERY_MAX_DEPTH    nested selections, fragments expanded  (graphql-armor)
+//   aliases     QUERY_MAX_ALIASES  aliased fields, fragments expanded     (graphql-armor)
+//   directives  QUERY_MAX_DIRECTIVES                                      (graphql-armor)
+//   cost        QUERY_MAX_COST     graphql-query-complexity with page sizes multiplying (below)
+// Every violation is a GraphQL error with code QUERY_LIMIT_EXCEEDED, HTTP 400, and
+// `extensions.limit` / `extensions.max` naming the limit.
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { NextFunction, Request, Response } from 'express';
+import { GraphQLError, getNamedType, isLeafType, type ValidationContext } from 'graphql';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { Config } from '../config.js';
+import { ErrorCode } from '../graphql/errors.js';
+
+export type LimitName = 'length' | 'tokens' | 'depth' | 'aliases' | 'directives' | 'cost';
+
+const limitError = (limit: LimitName, max: number, message: string) =>
+  new GraphQLError(message, { extensions: { code: ErrorCode.QUERY_LIMIT_EXCEEDED, limit, max, http: { status: 400 } } });
+
+/**
+ * Cost model: a scalar costs 0, an object field 1, a field with a page size `first` costs 1 plus
+ * `first` (its default: DEFAULT_PAGE_SIZE) times its selection, `totalCount` 1 (a COUNT query),
+ * predictions 1 and explanations 2 per customer. So `customers(first: 1000) { edges { node {
+ * stats { orderCount } orders(first: 5) { edges { node { id } } } } } }` costs 1 + 1000 × 14.
+ */
+const extraCost: Record<string, number> = {
+  'CustomerConnection.totalCount': 1,
+  'OrderConnection.totalCount': 1,
+  'Customer.segment': 1,
+  'Customer.probability': 1,
+  'Customer.segmentProbabilities': 1,
+  'Customer.explanation': 2,
+  'Prediction.explanation': 2,
+};
+
+export function costEstimator(defaultPageSize: number): ComplexityEstimator {
+  return ({ type, field, args, childComplexity }) => {
+    const own = extraCost[`${type.name}.${field.name}`] ?? (isLeafType(getNamedType(field.type)) ? 0 : 1);
+    if (field.args.some((a) => a.name === 'first')) {
+      const first = typeof args.first === 'number' && args.first >= 0 ? args.first : defaultPageSize;
+      return own + first * childComplexity;
+    }
+    return own + childComplexity;
+  };
+}
+
+/** Rejects a `query` string longer than QUERY_MAX_LENGTH before it is parsed (runs after express.json). */
+export function queryLengthGuard(config: Config) {
+  const max = config.QUERY_MAX_LENGTH;
+  return (req: Request, res: Response, next: NextFunction) => {
+    const body: unknown = req.body;
+    const query = req.method === 'GET' ? req.query?.query : body && typeof body === 'object' && !Array.isArray(body) ? (body as { query?: unknown }).query : undefined;
+    if (typeof query === 'string' && query.length > max) {
+      res.status(400).json({ errors: [{ message: `Query is longer than ${max} characters.`, extensions: { code: ErrorCode.QUERY_LIMIT_EXCEEDED, limit: 'length', max } }] });
+      return;
+    }
+    next();
+  };
+}
+
+/** Apollo options for the limits: parse options, validation rules and plugins. */
+export function queryLimits(config: Config): {
+  parseOptions: { maxTokens: number };
+  validationRules: ((context: ValidationContext) => unknown)[];
+  plugins: ApolloServerPlugin<any>[];
+} {
+  const reject = (limit: LimitName, max: number) => (ctx: ValidationContext | null, err: GraphQLError) => {
+    ctx?.reportError(limitError(limit, max, err.message.replace(/^Syntax Error: /, '')));
+  };
+  const armor = new ApolloArmor({
+    maxDepth: { n: config.QUERY_MAX_DEPTH, propagateOnRejection: false, onReject: [reject('depth', config.QUERY_MAX_DEPTH)] },
+    maxAliases: { n: config.QUERY_MAX_ALIASES, propagateOnRejection: false, onReject: [reject('aliases', config.QUERY_MAX_ALIASES)] },
+    maxDirectives: { n: config.QUERY_MAX_DIRECTIVES, propagateOnRejection: false, onReject: [reject('directives', config.QUERY_MAX_DIRECTIVES)] },
+    // Tokens: graphql-js's own parser limit (below); cost: graphql-query-complexity (below).
+    maxTokens: { enabled: false },
+    costLimit: { enabled: false },
+    // "Did you mean …?" hints reveal the schema: hidden whenever introspection is.
+    blockFieldSuggestion: { enabled: !config.introspection },
+  }).protect();
+
+  const estimator = costEstimator(config.DEFAULT_PAGE_SIZE);
+  const maxCost = config.QUERY_MAX_COST;
+  const maxTokens = config.QUERY_MAX_TOKENS;
+
+  const limitsPlugin: ApolloServerPlugin<any> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request, operationName }) {
+          let cost: number;
+          try {
+            cost = getComplexity({ schema, query: document, variables: request.variables ?? {}, operationName: operationName ?? undefined, estimators: [estimator] });
+          } catch {
+            return; // invalid variables: execution reports them (BAD_USER_INPUT) before any resolver
+          }
+          if (cost > maxCost) throw limitError('cost', maxCost, `Query cost ${cost} exceeds the maximum of ${maxCost} (page sizes multiply).`);
+        },
+        // Validation and parse errors get Apollo's codes; give the limit ones their own.
+        async didEncounterErrors({ errors }) {
+          for (const err of errors) {
+            const ext = err.extensions as Record<string, unknown>;
+            if (ext.limit !== undefined && ext.code === ErrorCode.GRAPHQL_VALIDATION_FAILED) ext.code = ErrorCode.QUERY_LIMIT_EXCEEDED;
+            if (ext.code === ErrorCode.GRAPHQL_PARSE_FAILED && /Document contains more tha[nt] \d+ tokens/.test(err.message)) {
+              Object.assign(ext, { code: ErrorCode.QUERY_LIMIT_EXCEEDED, limit: 'tokens', max: maxTokens });
+            }
+          }
+        },
+      };
+    },
+  };
+
+  return {
+    parseOptions: { maxTokens },
+    validationRules: armor.validationRules as ((context: ValidationContext) => unknown)[],
+    plugins: [...(armor.plugins as unknown as ApolloServerPlugin<any>[]), limitsPlugin],
+  };
+}

@@ -1,0 +1,198 @@
+// Stored scores (CustomerScore, written by batch scoring) through GraphQL over real HTTP on each
+// database: equal to the live prediction, score filters and PROBABILITY ordering with keyset
+// cursors against a JavaScript reference, segmentSummary, errors and statements per page.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../src/demo/seed.js';
+import { scoreCustomers } from '../src/scoring/batch.js';
+import {
+  ScoredCustomersPageDocument,
+  SegmentSummaryDocument,
+  StoredVersusLiveDocument,
+  type CustomerFilter,
+  type CustomerOrderBy,
+  type ScoredCustomersPageQuery,
+  type StoredVersusLiveQuery,
+} from './generated/graphql.js';
+import { databaseKinds } from './helpers/databases.js';
+import { codes, startTestServer, type GraphQLResponse, type TestServer } from './helpers/server.js';
+
+const asOf = '2026-01-01T23:59:59.999Z';
+const MODEL = 'xgboost-segment';
+
+interface Ref {
+  id: string;
+  country: string | null;
+  /** null = no stored score. */
+  segment: string | null;
+  probability: number | null;
+}
+
+describe.each(databaseKinds)('stored scores in the API on %s', (kind) => {
+  let t: TestServer;
+  let ref: Ref[];
+  let unscored: Set<string>;
+
+  beforeAll(async () => {
+    t = await startTestServer(kind, { MAX_PAGE_SIZE: '200' });
+    await seedDemo(t.db, { customers: 240, seed: 11, anchor: '2026-01-01' });
+    const summary = await scoreCustomers(t.db, t.scoring, { asOf: new Date(asOf), pageSize: 100 });
+    expect(summary.scored).toBe(240);
+    // Some customers without a stored score (e.g. created after the run).
+    const customers = await t.db.prisma.customer.findMany({ orderBy: { externalId: 'asc' } });
+    unscored = new Set(customers.filter((_, i) => i % 20 === 7).map((c) => c.id));
+    await t.db.prisma.customerScore.deleteMany({ where: { customerId: { in: [...unscored] } } });
+    const scores = new Map((await t.db.prisma.customerScore.findMany({ where: { model: MODEL } })).map((s) => [s.customerId, s]));
+    ref = customers.map((c) => ({
+      id: c.id,
+      country: c.country,
+      segment: scores.get(c.id)?.segment ?? null,
+      probability: scores.get(c.id)?.probability ?? null,
+    }));
+    expect(ref.filter((r) => r.segment === null)).toHaveLength(12);
+  });
+  afterAll(() => t?.close());
+
+  async function walk(variables: { filter?: CustomerFilter | null; orderBy?: CustomerOrderBy | null; scoreModel?: string | null }, pageSize = 37) {
+    const ids: string[] = [];
+    const nodes: ScoredCustomersPageQuery['customers']['edges'][number]['node'][] = [];
+    let after: string | null = null;
+    let totalCount = -1;
+    for (let page = 0; page < 100; page++) {
+      const res: GraphQLResponse<ScoredCustomersPageQuery> = await t.gql(ScoredCustomersPageDocument, { first: pageSize, after, ...variables });
+      expect(res.errors).toBeUndefined();
+      const conn = res.data!.customers;
+      totalCount = conn.totalCount;
+      ids.push(...conn.edges.map((e) => e.node.id));
+      nodes.push(...conn.edges.map((e) => e.node));
+      if (!conn.pageInfo.hasNextPage) break;
+      after = conn.pageInfo.endCursor;
+    }
+    return { ids, nodes, totalCount };
+  }
+
+  const idCmp = (a: Ref, b: Ref) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  /** Scored customers by (probability, id) in the direction, then unscored ones by id in the direction. */
+  function expectedOrder(rows: Ref[], desc: boolean): string[] {
+    const sign = desc ? -1 : 1;
+    const scored = rows.filter((r) => r.probability !== null).sort((a, b) => sign * (a.probability! - b.probability! || idCmp(a, b)));
+    const rest = rows.filter((r) => r.probability === null).sort((a, b) => sign * idCmp(a, b));
+    return [...scored, ...rest].map((r) => r.id);
+  }
+
+  it('serves stored scores equal to the live prediction at the same asOf (null when none is stored)', async () => {
+    let after: string | null = null;
+    let seen = 0;
+    for (let page = 0; page < 10; page++) {
+      const res: GraphQLResponse<StoredVersusLiveQuery> = await t.gql(StoredVersusLiveDocument, { first: 100, after, asOf, model: MODEL });
+      expect(res.errors).toBeUndefined();
+      for (const { node } of res.data!.customers.edges) {
+        seen += 1;
+        const live = node.prediction!;
+        if (unscored.has(node.id)) {
+          expect(node.score).toBeNull();
+          continue;
+        }
+        const score = node.score!;
+        expect(score).toMatchObject({ model: MODEL, modelVersion: live.modelVersion, segment: live.segment, asOf });
+        expect(Math.abs(score.probability - live.probability)).toBeLessThan(1e-6);
+        expect(score.segmentProbabilities.map((p) => p.segment)).toEqual(live.segmentProbabilities.map((p) => p.segment));
+        score.segmentProbabilities.forEach((p, k) => expect(Math.abs(p.probability - live.segmentProbabilities[k].probability)).toBeLessThan(1e-6));
+      }
+      if (!res.data!.customers.pageInfo.hasNextPage) break;
+      after = res.data!.customers.pageInfo.endCursor;
+    }
+    expect(seen).toBe(240);
+  });
+
+  it.each(['ASC', 'DESC'] as const)('orders by stored probability %s, unscored customers last, over keyset pages', async (direction) => {
+    const { ids, nodes, totalCount } = await walk({ orderBy: { field: 'PROBABILITY', direction } });
+    expect(totalCount).toBe(240);
+    expect(ids).toEqual(expectedOrder(ref, direction === 'DESC'));
+    expect(nodes.slice(-12).every((n) => n.score === null)).toBe(true);
+  });
+
+  it.each<[string, CustomerFilter, (r: Ref) => boolean]>([
+    ['segment active', { segment: 'active' }, (r) => r.segment === 'active'],
+    ['segment lapsing', { segment: 'lapsing' }, (r) => r.segment === 'lapsing'],
+    ['probability range', { minProbability: 0.6, maxProbability: 0.9 }, (r) => r.probability !== null && r.probability >= 0.6 && r.probability <= 0.9],
+    ['segment and minimum', { segment: 'active', minProbability: 0.7 }, (r) => r.segment === 'active' && r.probability! >= 0.7],
+    ['segment and country', { segment: 'lapsing', countries: ['US', 'DE'] }, (r) => r.segment === 'lapsing' && (r.country === 'US' || r.country === 'DE')],
+  ])('filters by %s (customers without a score never match), in probability order', async (_name, filter, predicate) => {
+    const matching = ref.filter(predicate);
+    expect(matching.length).toBeGreaterThan(0);
+    expect(matching.length).toBeLessThan(228);
+    for (const direction of ['DESC', 'ASC'] as const) {
+      const { ids, totalCount } = await walk({ filter, orderBy: { field: 'PROBABILITY', direction } }, 17);
+      expect(totalCount).toBe(matching.length);
+      expect(ids).toEqual(expectedOrder(matching, direction === 'DESC'));
+    }
+    const byCreation = await walk({ filter, orderBy: { field: 'CREATED_AT', direction: 'ASC' } }, 50);
+    expect([...byCreation.ids].sort()).toEqual(matching.map((r) => r.id).sort());
+  });
+
+  it('reads the scores of the model named by scoreModel', async () => {
+    const none = await walk({ filter: { segment: 'active' }, scoreModel: 'logistic-segment' });
+    expect(none).toMatchObject({ ids: [], totalCount: 0 });
+    // Nothing stored for this model: every customer is "unscored", ordered by id.
+    const all = await walk({ orderBy: { field: 'PROBABILITY', direction: 'DESC' }, scoreModel: 'logistic-segment' }, 100);
+    expect(all.ids).toEqual([...ref].sort((a, b) => -idCmp(a, b)).map((r) => r.id));
+    expect(all.nodes.every((n) => n.score === null)).toBe(true);
+  });
+
+  it('refuses unknown segments and models, probabilities outside 0–1, and cursors of another model', async () => {
+    const badSegment = await t.gql(ScoredCustomersPageDocument, { filter: { segment: 'vip' } });
+    expect(codes(badSegment)).toEqual(['BAD_USER_INPUT']);
+    expect(badSegment.errors![0].extensions).toMatchObject({ field: 'filter.segment' });
+    expect(badSegment.errors![0].message).toContain('lapsing, active, high_value');
+    const badProbability = await t.gql(ScoredCustomersPageDocument, { filter: { minProbability: 1.5 } });
+    expect(badProbability.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.minProbability' });
+    const badModel = await t.gql(ScoredCustomersPageDocument, { scoreModel: 'nope' });
+    expect(badModel.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'scoreModel' });
+    expect(codes(await t.gql(SegmentSummaryDocument, { model: 'nope' }))).toEqual(['BAD_USER_INPUT']);
+
+    const orderBy = { field: 'PROBABILITY', direction: 'DESC' } as const;
+    const page = await t.gql(ScoredCustomersPageDocument, { first: 5, orderBy });
+    const cursor = page.data!.customers.pageInfo.endCursor!;
+    expect(codes(await t.gql(ScoredCustomersPageDocument, { first: 5, after: cursor, orderBy, scoreModel: 'logistic-segment' }))).toEqual(['INVALID_CURSOR']);
+    const id = page.data!.customers.edges[0].node.id;
+    const forged = Buffer.from(JSON.stringify([`PROBABILITY:DESC:${MODEL}`, '1; DROP TABLE x', id])).toString('base64url');
+    expect(codes(await t.gql(ScoredCustomersPageDocument, { first: 5, after: forged, orderBy }))).toEqual(['INVALID_CURSOR']);
+  });
+
+  it('summarises segments: counts, shares, mean probability and freshness', async () => {
+    const res = await t.gql(SegmentSummaryDocument, {});
+    expect(res.errors).toBeUndefined();
+    const s = res.data!.segmentSummary;
+    const scored = ref.filter((r) => r.segment !== null);
+    expect(s).toMatchObject({ model: MODEL, customersTotal: 240, customersScored: 228, asOfMin: asOf, asOfMax: asOf });
+    expect(s.storedVersions).toEqual([s.servedVersion]);
+    expect(s.segments.map((g) => g.segment)).toEqual(['lapsing', 'active', 'high_value']);
+    for (const g of s.segments) {
+      const mine = scored.filter((r) => r.segment === g.segment);
+      expect(g.count).toBe(mine.length);
+      expect(g.share).toBeCloseTo(mine.length / 228, 12);
+      if (mine.length) expect(g.meanProbability!).toBeCloseTo(mine.reduce((a, r) => a + r.probability!, 0) / mine.length, 9);
+      else expect(g.meanProbability).toBeNull();
+    }
+    expect(s.segments.reduce((a, g) => a + g.share, 0)).toBeCloseTo(1, 12);
+    expect(Date.parse(s.scoredAtMin!)).toBeLessThanOrEqual(Date.parse(s.scoredAtMax!));
+    expect(s.lastRun).toMatchObject({ status: 'finished', customersScored: 240, asOf, modelVersion: s.servedVersion });
+
+    const empty = (await t.gql(SegmentSummaryDocument, { model: 'logistic-segment' })).data!.segmentSummary;
+    expect(empty).toMatchObject({ customersTotal: 240, customersScored: 0, storedVersions: [], asOfMin: null, scoredAtMax: null, lastRun: null });
+    expect(empty.segments.every((g) => g.count === 0 && g.share === 0 && g.meanProbability === null)).toBe(true);
+  });
+
+  it('costs a constant number of SQL statements per page with stored scores', async () => {
+    const count = async (first: number) => {
+      const before = t.db.queryCount();
+      const res = await t.gql(ScoredCustomersPageDocument, { first, filter: { minProbability: 0 }, orderBy: { field: 'PROBABILITY', direction: 'DESC' } });
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.customers.edges).toHaveLength(first);
+      return t.db.queryCount() - before;
+    };
+    const for10 = await count(10);
+    expect(await count(200)).toBe(for10);
+    expect(for10).toBeLessThanOrEqual(3); // the page, the scores, the count
+  });
+});

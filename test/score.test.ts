@@ -1,0 +1,190 @@
+// Batch scoring (src/scoring/batch.ts) on each database: one row per customer equal to a fresh
+// inference, resume after interruption with every customer scored exactly once, a second run as a
+// no-op, --restart, and a constant number of SQL statements per page.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { seedDemo } from '../src/demo/seed.js';
+import { featureQueryCount, featuresForCustomers } from '../src/features/index.js';
+import { UnknownModelError } from '../src/inference/service.js';
+import { scoreCustomers, ScoreOptionsError, ScoreRunConflictError, type ScoreSummary } from '../src/scoring/batch.js';
+import type { Scoring } from '../src/scoring/scoring.js';
+import { createScoring } from '../src/scoring/setup.js';
+import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/databases.js';
+import { testConfig } from './helpers/server.js';
+
+const CUSTOMERS = 230;
+const asOf = new Date('2026-01-01T23:59:59.999Z');
+/** ONNX Runtime's float32 outputs vary in the last bits with the batch composition. */
+const TOLERANCE = 1e-6;
+
+interface StoredRow {
+  customerId: string;
+  model: string;
+  modelVersion: string;
+  segment: string;
+  probability: number;
+  probabilities: Record<string, number>;
+  asOf: Date;
+  scoredAt: Date;
+  runId: number;
+}
+
+describe.each(databaseKinds)('batch scoring on %s', (kind) => {
+  let t: TestDatabase;
+  let scoring: Scoring;
+  let customerIds: string[];
+
+  beforeAll(async () => {
+    t = await createTestDatabase(kind);
+    await seedDemo(t.db, { customers: CUSTOMERS, seed: 5, anchor: '2026-01-01' });
+    scoring = await createScoring(testConfig(), pino({ level: 'silent' }));
+    customerIds = (await t.db.prisma.customer.findMany({ select: { id: true } })).map((c) => c.id).sort();
+  });
+  afterAll(async () => {
+    await scoring?.inference.registry.close();
+    await t?.drop();
+  });
+
+  const stored = async (model = 'xgboost-segment') =>
+    (await t.db.prisma.customerScore.findMany({ where: { model } })) as unknown as StoredRow[];
+  const run = (runId: number) => t.db.prisma.scoreRun.findUniqueOrThrow({ where: { id: runId } });
+
+  it('writes one row per customer equal to a fresh inference of the same features', async () => {
+    const summary = await scoreCustomers(t.db, scoring, { asOf, pageSize: 64 });
+    expect(summary).toMatchObject({ outcome: 'finished', scored: CUSTOMERS, runScored: CUSTOMERS, pages: 4, resumed: false, model: 'xgboost-segment' });
+    const rows = await stored();
+    expect(rows.map((r) => r.customerId).sort()).toEqual(customerIds);
+
+    const model = scoring.model('xgboost-segment');
+    const features = await featuresForCustomers(t.db, customerIds, asOf);
+    const probabilities = await scoring.inference.predict(model.name, customerIds.map((id) => features.get(id)!));
+    const byId = new Map(rows.map((r) => [r.customerId, r]));
+    customerIds.forEach((id, i) => {
+      const row = byId.get(id)!;
+      const p = Array.from(probabilities[i]);
+      const best = p.indexOf(Math.max(...p));
+      expect(row).toMatchObject({ model: model.name, modelVersion: model.version, segment: model.classes[best], runId: summary.runId });
+      // ONNX Runtime's float32 results depend on the batch's size in the last bits (~1e-8).
+      expect(Math.abs(row.probability - p[best])).toBeLessThan(TOLERANCE);
+      expect(row.probability).toBe(row.probabilities[row.segment]);
+      expect(row.asOf.toISOString()).toBe(asOf.toISOString());
+      expect(Object.keys(row.probabilities).sort()).toEqual([...model.classes].sort());
+      model.classes.forEach((k, c) => expect(Math.abs(row.probabilities[k] - p[c])).toBeLessThan(TOLERANCE));
+    });
+    expect(new Set(rows.map((r) => r.segment)).size).toBeGreaterThan(1);
+    expect(await run(summary.runId)).toMatchObject({ status: 'finished', customersScored: CUSTOMERS, pages: 4 });
+  });
+
+  it('does nothing when run again with the same model, version and asOf', async () => {
+    const before = await stored();
+    const queries = t.db.queryCount();
+    const again = await scoreCustomers(t.db, scoring, { asOf, pageSize: 64 });
+    expect(again).toMatchObject({ outcome: 'alreadyFinished', scored: 0, pages: 0, runScored: CUSTOMERS });
+    expect(t.db.queryCount() - queries).toBe(1); // only the look-up of the run
+    expect(await stored()).toEqual(before);
+  });
+
+  it('resumes an interrupted run after the last committed page: every customer scored exactly once', async () => {
+    const scoredIds: string[][] = [];
+    // Interrupted by maxPages (as a crash after k pages: the run is left unfinished).
+    const first: ScoreSummary = await scoreCustomers(t.db, scoring, { asOf, pageSize: 50, restart: true, maxPages: 2 });
+    expect(first).toMatchObject({ outcome: 'interrupted', scored: 100, pages: 2 });
+    let rows = await stored();
+    scoredIds.push(rows.filter((r) => r.runId === first.runId).map((r) => r.customerId));
+    expect(scoredIds[0]).toHaveLength(100);
+    expect(scoredIds[0].sort()).toEqual(customerIds.slice(0, 100)); // keyset order by id
+    expect(await run(first.runId)).toMatchObject({ status: 'interrupted', customersScored: 100, lastCustomerId: customerIds[99] });
+
+    // Interrupted by a signal after one more page.
+    const controller = new AbortController();
+    const second = await scoreCustomers(t.db, scoring, { asOf, pageSize: 50, signal: controller.signal, onProgress: () => controller.abort() });
+    expect(second).toMatchObject({ runId: first.runId, outcome: 'interrupted', resumed: true, scored: 50, runScored: 150 });
+
+    const third = await scoreCustomers(t.db, scoring, { asOf, pageSize: 50 });
+    expect(third).toMatchObject({ runId: first.runId, outcome: 'finished', resumed: true, scored: CUSTOMERS - 150, runScored: CUSTOMERS });
+    rows = await stored();
+    expect(rows).toHaveLength(CUSTOMERS);
+    expect(rows.every((r) => r.runId === first.runId)).toBe(true);
+    expect(first.scored + second.scored + third.scored).toBe(CUSTOMERS);
+    expect(await run(first.runId)).toMatchObject({ status: 'finished', customersScored: CUSTOMERS });
+    // The earlier finished run is kept; a restart never touches it.
+    const runs = await t.db.prisma.scoreRun.findMany({ orderBy: { id: 'asc' } });
+    expect(runs.map((r) => r.status)).toEqual(['finished', 'finished']);
+  });
+
+  it('--restart scores everything again in a new run', async () => {
+    const before = new Map((await stored()).map((r) => [r.customerId, r]));
+    const summary = await scoreCustomers(t.db, scoring, { asOf, pageSize: 100, restart: true });
+    expect(summary).toMatchObject({ outcome: 'finished', scored: CUSTOMERS, resumed: false });
+    const rows = await stored();
+    expect(rows).toHaveLength(CUSTOMERS);
+    for (const r of rows) {
+      expect(r.runId).toBe(summary.runId);
+      expect(r.scoredAt.getTime()).toBeGreaterThanOrEqual(before.get(r.customerId)!.scoredAt.getTime());
+      const previous = before.get(r.customerId)!; // same data, same asOf: same scores (up to float32 noise)
+      expect(r.segment).toBe(previous.segment);
+      for (const [k, p] of Object.entries(previous.probabilities)) expect(Math.abs(r.probabilities[k] - p)).toBeLessThan(TOLERANCE);
+    }
+  });
+
+  it('sends a constant number of SQL statements per page (ids, features, one upsert)', async () => {
+    const measure = async (pageSize: number) => {
+      const queries = t.db.queryCount();
+      const features = featureQueryCount();
+      const s = await scoreCustomers(t.db, scoring, { asOf, pageSize, restart: true });
+      return { statements: t.db.queryCount() - queries, featureQueries: featureQueryCount() - features, pages: s.pages };
+    };
+    const small = await measure(23); // 10 full pages, then an empty look-up
+    const large = await measure(46); // 5 full pages, then an empty look-up
+    expect(small.pages).toBe(10);
+    expect(large.pages).toBe(5);
+    expect(small.featureQueries).toBe(10);
+    expect(large.featureQueries).toBe(5);
+    expect(small.statements - large.statements).toBe(3 * (small.pages - large.pages));
+    expect(large.statements).toBeLessThanOrEqual(3 * large.pages + 6);
+  });
+
+  it('scores with another model and pipelined pages, keeping other models\' rows', async () => {
+    const summary = await scoreCustomers(t.db, scoring, { model: 'transformer-segment', asOf, pageSize: 40, pipeline: true });
+    expect(summary).toMatchObject({ outcome: 'finished', scored: CUSTOMERS, pipelined: true });
+    const rows = await stored('transformer-segment');
+    expect(rows).toHaveLength(CUSTOMERS);
+    const features = await featuresForCustomers(t.db, customerIds.slice(0, 20), asOf);
+    const probabilities = await scoring.inference.predict('transformer-segment', customerIds.slice(0, 20).map((id) => features.get(id)!));
+    const byId = new Map(rows.map((r) => [r.customerId, r]));
+    customerIds.slice(0, 20).forEach((id, i) => {
+      const p = Array.from(probabilities[i]);
+      expect(Math.abs(byId.get(id)!.probability - Math.max(...p))).toBeLessThan(1e-5);
+    });
+    expect(await stored('xgboost-segment')).toHaveLength(CUSTOMERS);
+  });
+
+  it('stops a second scorer of the same run instead of scoring a page twice', async () => {
+    const first = await scoreCustomers(t.db, scoring, { asOf, pageSize: 50, restart: true, maxPages: 1 });
+    const results = await Promise.allSettled([
+      scoreCustomers(t.db, scoring, { asOf, pageSize: 50 }),
+      scoreCustomers(t.db, scoring, { asOf, pageSize: 50 }),
+    ]);
+    const failed = results.filter((r) => r.status === 'rejected');
+    expect(failed.length).toBeGreaterThanOrEqual(1);
+    for (const r of failed) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(ScoreRunConflictError);
+    const done = results.filter((r): r is PromiseFulfilledResult<ScoreSummary> => r.status === 'fulfilled');
+    const resumed = await scoreCustomers(t.db, scoring, { asOf, pageSize: 50 });
+    const total = first.scored + done.reduce((s, r) => s + r.value.scored, 0) + resumed.scored;
+    expect(total).toBe(CUSTOMERS); // no page written twice, none skipped
+    expect(await run(first.runId)).toMatchObject({ status: 'finished', customersScored: CUSTOMERS });
+    expect((await stored()).every((r) => r.runId === first.runId)).toBe(true);
+  });
+
+  it('refuses an unknown model (listing the models) and bad options', async () => {
+    await expect(scoreCustomers(t.db, scoring, { model: 'nope' })).rejects.toThrow(UnknownModelError);
+    await expect(scoreCustomers(t.db, scoring, { model: 'nope' })).rejects.toThrow(/logistic-segment, transformer-segment, xgboost-segment/);
+    await expect(scoreCustomers(t.db, scoring, { pageSize: 0 })).rejects.toThrow(ScoreOptionsError);
+  });
+
+  it('removes a customer\'s scores with the customer (cascade)', async () => {
+    const victim = customerIds[0];
+    await t.db.prisma.customer.delete({ where: { id: victim } });
+    expect(await t.db.prisma.customerScore.count({ where: { customerId: victim } })).toBe(0);
+  });
+});

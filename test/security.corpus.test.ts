@@ -1,0 +1,72 @@
+// The hostile-request corpus (test/fixtures/security/corpus.ts) over real HTTP, as an admin (the
+// most powerful caller): every request is answered with a 4xx or a GraphQL error carrying a code —
+// never a 5xx, never a crash, never a partial write — and the server still answers afterwards.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../src/graphql/errors.js';
+import { corpus, type HostileRequest } from './fixtures/security/corpus.js';
+import { databaseKinds } from './helpers/databases.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const known = new Set<string>(Object.values(ErrorCode));
+
+describe.each(databaseKinds)(`hostile-request corpus (${corpus.length} requests) on %s`, (kind) => {
+  let t: TestServer;
+  let alice: string;
+  const results: string[] = [];
+  const counts = async () => [await t.db.prisma.customer.count(), await t.db.prisma.order.count(), await t.db.prisma.apiKey.count()];
+
+  beforeAll(async () => {
+    t = await startTestServer(kind);
+    alice = (await t.db.prisma.customer.create({ data: { externalId: 'alice', name: 'Alice' } })).id;
+    await t.db.prisma.order.create({ data: { customerId: alice, externalId: 'alice-1', orderedAt: new Date('2025-12-01T00:00:00Z'), amount: '12.50', itemCount: 1, currency: 'USD' } });
+  });
+  afterAll(async () => {
+    console.log(`[security corpus on ${kind}] ${results.length} requests:\n  ${results.join('\n  ')}`);
+    await t?.close();
+  });
+
+  async function send(r: HostileRequest) {
+    const url = new URL(t.server.url);
+    if (r.search) url.search = r.search;
+    const headers: Record<string, string> = { ...(r.headers ?? {}) };
+    if (r.contentType !== null) headers['content-type'] = r.contentType ?? 'application/json';
+    const body = r.body === undefined ? undefined : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    const res = await fetch(url, { method: r.method ?? 'POST', headers, body: body?.replaceAll('$ALICE', alice) });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text };
+  }
+
+  it('has at least 50 requests with distinct names', () => {
+    expect(corpus.length).toBeGreaterThanOrEqual(50);
+    expect(new Set(corpus.map((r) => r.name)).size).toBe(corpus.length);
+  });
+
+  it.each(corpus.map((r, i) => [`#${i + 1} ${r.name}`, r] as const))('%s: 4xx or a coded GraphQL error, nothing written', async (label, r) => {
+    const before = await counts();
+    const { status, json, text } = await send(r);
+    expect(status, `${label}: ${text.slice(0, 300)}`).toBeLessThan(500);
+    const errors: any[] = json?.errors ?? [];
+    const codes = errors.map((e) => e.extensions?.code);
+    // Either a refusal at the HTTP level, or GraphQL errors, each with a catalogued code.
+    expect(status >= 400 || errors.length > 0, `${label}: ${text.slice(0, 300)}`).toBe(true);
+    expect(codes.length, `${label} answers JSON errors: ${text.slice(0, 200)}`).toBeGreaterThan(0);
+    for (const c of codes) expect(known.has(c), `${label}: code ${c}`).toBe(true);
+    expect(codes, label).not.toContain('INTERNAL_SERVER_ERROR');
+    if (r.code) expect(codes, `${label}: ${text.slice(0, 300)}`).toContain(r.code);
+    expect(JSON.stringify(json ?? text)).not.toMatch(/stack|prisma|\bat .*\.js:\d+/i);
+    expect(await counts(), `${label} wrote nothing`).toEqual(before);
+    results.push(`${label} → HTTP ${status} ${[...new Set(codes)].join(',')}`);
+  });
+
+  it('still answers a normal query afterwards', async () => {
+    const res = await t.post(JSON.stringify({ query: '{ customers(first: 5) { totalCount edges { node { externalId stats { orderCount } } } } }' }));
+    expect(res.status).toBe(200);
+    expect(res.json.data.customers).toMatchObject({ totalCount: 1, edges: [{ node: { externalId: 'alice', stats: { orderCount: 1 } } }] });
+  });
+});
