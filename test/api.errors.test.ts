@@ -43,8 +43,10 @@ describe.each(databaseKinds)('error masking on %s', (kind) => {
       expect(json.errors[0].message).toBe('Internal server error');
       // The sibling field that did not fail still answers.
       expect(json.data).toEqual({ a: null, b: { externalId: 'c1' } });
-      const logged = t.logs.filter((l) => l.includes('req-mask-1'));
+      const logged = t.logs.filter((l) => l.includes('"requestId":"req-mask-1"'));
       expect(logged.join('\n')).toMatch(/Order/);
+      // …and the access log line of the same request.
+      expect(logged.some((l) => l.includes('"msg":"request completed"') && l.includes('"statusCode":200'))).toBe(true);
     } finally {
       await t.db.prisma.$executeRawUnsafe('ALTER TABLE "OrderGone" RENAME TO "Order"');
     }

@@ -8,6 +8,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -94,6 +95,9 @@ export async function startServer(
     // No automatic persisted queries: clients send documents, so every document passes the limits,
     // and APQ's own error codes stay out of the catalogue.
     persistedQueries: false,
+    // Shutdown is ours (src/main.ts drains, then closes the models and the database); Apollo's own
+    // signal handlers would race it and end the process before the database is closed.
+    stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
     validationRules: limits.validationRules as never,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics), ...limits.plugins],
@@ -113,6 +117,23 @@ export async function startServer(
     res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'unavailable', ...report });
   });
 
+  // One access-log line per GraphQL request (status, time) under the request id, which the client
+  // may send as x-request-id and always gets back; resolver logs carry the same id.
+  app.use(
+    '/graphql',
+    pinoHttp({
+      logger: log,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = (typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) && given) || randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customProps: (req) => ({ requestId: req.id }),
+      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+    }),
+  );
+
   // Until migrations and seeding are done, GraphQL answers 503 instead of half-initialised data.
   app.use('/graphql', (_req, res, next) => {
     if (readiness.isStarted) return next();
@@ -126,7 +147,7 @@ export async function startServer(
     queryLengthGuard(config),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+        const requestId = String(req.id);
         return {
           db,
           config,
