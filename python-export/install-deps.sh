@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian (bookworm) packages the training pipeline needs.
+# Installs the Debian (bookworm) packages the training pipeline needs, plus any given as arguments.
 # No PyPI: everything comes from apt and runs on /usr/bin/python3.
 set -euo pipefail
 PKGS=(
@@ -12,6 +12,7 @@ PKGS=(
   python3-scipy
   python3-matplotlib
   python3-pytest
+  "$@" # extra packages a caller needs (bench/flask/install.sh)
 )
 missing=()
 for p in "${PKGS[@]}"; do
