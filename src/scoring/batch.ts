@@ -17,7 +17,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { computeFeatures, computeSequence, FEATURE_COUNT, loadFeatureInputs, SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from '../features/index.js';
 import type { LoadedModel } from '../inference/registry.js';
 import type { ModelRow } from '../inference/tensors.js';
-import type { Scoring } from './scoring.js';
+import { predictedClass, type Scoring } from './scoring.js';
 
 const { sql, join, empty } = Prisma;
 
@@ -129,13 +129,6 @@ interface Page {
   /** Customers that still existed when their features were read (statement 2), in page order. */
   scoredIds: string[];
   rows: ModelRow[];
-}
-
-/** Index of the most probable class; the first one on ties (as the API's toPrediction). */
-function argmax(p: Float32Array): number {
-  let best = 0;
-  for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
-  return best;
 }
 
 export async function scoreCustomers(db: Database, scoring: Scoring, options: ScoreOptions = {}): Promise<ScoreSummary> {
@@ -260,7 +253,7 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
     const perClass = classKeys.map(() => new Array<string>(n));
     for (let i = 0; i < n; i++) {
       const p = probabilities[i];
-      const k = argmax(p);
+      const k = predictedClass(p);
       segments[i] = classKeys[k];
       best[i] = String(p[k]);
       for (let c = 0; c < classKeys.length; c++) perClass[c][i] = String(p[c]);

@@ -16,6 +16,16 @@ export interface Explained {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * The predicted segment: the most probable class, the first one on ties. Live predictions and
+ * batch scoring both decide with this, so stored scores never disagree with the API.
+ */
+export function predictedClass(probabilities: ArrayLike<number>): number {
+  let best = 0;
+  for (let k = 1; k < probabilities.length; k++) if (probabilities[k] > probabilities[best]) best = k;
+  return best;
+}
+
 /** Stable method keys and what they mean (also in the README). */
 export const explanationMethods: Record<string, string> = {
   tree_shap: 'Exact path-dependent TreeSHAP over the trees of the served model.onnx (as XGBoost pred_contribs); contributions in log-odds.',

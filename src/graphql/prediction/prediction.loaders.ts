@@ -6,7 +6,7 @@ import DataLoader from 'dataloader';
 import type { Database } from '../../db/client.js';
 import { featuresForCustomers, type CustomerFeatures } from '../../features/index.js';
 import type { LoadedModel } from '../../inference/registry.js';
-import type { Explained, Scoring } from '../../scoring/scoring.js';
+import { predictedClass, type Explained, type Scoring } from '../../scoring/scoring.js';
 import type { Prediction } from './prediction.type.js';
 
 export interface PredictionLoaders {
@@ -15,8 +15,7 @@ export interface PredictionLoaders {
 }
 
 export function toPrediction(model: LoadedModel, customerId: string, asOf: Date, probabilities: Float32Array): Prediction {
-  let best = 0;
-  for (let k = 1; k < probabilities.length; k++) if (probabilities[k] > probabilities[best]) best = k;
+  const best = predictedClass(probabilities);
   return {
     customerId,
     model: model.name,
