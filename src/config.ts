@@ -31,7 +31,7 @@ const schema = z.object({
   ORT_EXECUTION_PROVIDERS: z.string().regex(/^\s*(cuda|cpu)\s*(,\s*(cuda|cpu)\s*)*$/i, 'must be a comma-separated list of cuda, cpu').default('cuda,cpu'),
   INFERENCE_BATCHING: z.enum(['on', 'off']).default('on'),
   INFERENCE_MAX_BATCH_SIZE: intIn(1, 1_000_000).optional(),
-  INFERENCE_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(1000).optional(),
+  INFERENCE_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(60_000).optional(),
   INFERENCE_MAX_QUEUE_ROWS: intIn(1, 10_000_000).default(65_536),
   INFERENCE_MAX_CONCURRENT_BATCHES: intIn(1, 64).default(1),
   PREDICTION_CACHE_CUSTOMERS: intIn(0, 10_000_000).default(100_000),

@@ -31,6 +31,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal, graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'shutting down: draining in-flight requests');
+    scoring.inference.drain();
     await server.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
     await scoring.inference.registry.close();
     await db.close();

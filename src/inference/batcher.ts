@@ -41,6 +41,7 @@ export class MicroBatcher<I, O> {
   private queuedRows = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  private draining = false;
 
   constructor(
     private readonly execute: (rows: I[]) => Promise<O[]>,
@@ -64,11 +65,20 @@ export class MicroBatcher<I, O> {
     });
   }
 
+  /**
+   * From now on nothing waits for companions: queued requests leave at once, and so do later ones.
+   * Called at shutdown so draining never waits out a queue delay.
+   */
+  drain(): void {
+    this.draining = true;
+    this.schedule();
+  }
+
   private schedule(): void {
     while (this.queue.length > 0 && this.running < this.options.maxConcurrentBatches) {
       const full = this.queuedRows >= this.options.maxBatchSize;
       const waited = performance.now() - this.queue[0].enqueuedAt;
-      if (!full && waited < this.options.maxQueueDelayMs) {
+      if (!full && !this.draining && waited < this.options.maxQueueDelayMs) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
           this.schedule();

@@ -70,6 +70,11 @@ export class InferenceService {
     return this.batchers.get(modelName)?.queueRows ?? 0;
   }
 
+  /** Shutdown: queued requests run now instead of after their queue delay (see MicroBatcher.drain). */
+  drain(): void {
+    for (const batcher of this.batchers.values()) batcher.drain();
+  }
+
   private async run(model: LoadedModel, rows: ModelRow[]): Promise<Float32Array[]> {
     this.runCounts.set(model.name, (this.runCounts.get(model.name) ?? 0) + 1);
     const started = performance.now();

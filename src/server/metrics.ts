@@ -44,6 +44,16 @@ export class Metrics {
     const cache = scoring.cache;
     new Counter({ name: 'prediction_cache_hits_total', help: 'Predictions served from the cache', registers: [this.registry], collect() { this.reset(); this.inc(cache.hits); } });
     new Counter({ name: 'prediction_cache_misses_total', help: 'Predictions computed (not in the cache)', registers: [this.registry], collect() { this.reset(); this.inc(cache.misses); } });
+    const inference = scoring.inference;
+    new Gauge({
+      name: 'inference_queue_rows',
+      help: 'Rows waiting in the micro-batcher (not yet executing)',
+      labelNames: ['model'],
+      registers: [this.registry],
+      collect() {
+        for (const m of inference.registry.list()) this.set({ model: m.name }, inference.queuedRows(m.name));
+      },
+    });
     new Gauge({ name: 'prediction_cache_customers', help: 'Customers with cached predictions', registers: [this.registry], collect() { this.set(cache.size); } });
   }
 

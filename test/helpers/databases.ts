@@ -22,6 +22,11 @@ async function postgresReachable(): Promise<boolean> {
 }
 
 const pgUp = await postgresReachable();
+// Set explicitly (as CI does), the server is required: a run that silently skipped half its
+// variants would pass while testing less. Unset, a machine without PostgreSQL still runs the rest.
+if (!pgUp && process.env.TEST_POSTGRES_URL) {
+  throw new Error(`TEST_POSTGRES_URL is set but PostgreSQL is not reachable at ${adminUrl}; unset it to skip the PostgreSQL variants.`);
+}
 if (!pgUp) console.warn(`[tests] PostgreSQL not reachable at ${adminUrl}: PostgreSQL variants are skipped.`);
 
 /** The database kinds this run covers. */
