@@ -1,0 +1,151 @@
+// Shopper tokens (JWT) verified against a real JWKS endpoint served by this test: what is accepted,
+// every kind of refusal, key rotation without a restart, and a flood of unknown kids costing one fetch.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JwtVerifier, type JwtSettings } from '../src/auth/jwt.js';
+
+const ISSUER = 'https://id.shop.test/';
+const AUDIENCE = 'customer-intelligence';
+
+interface Jwks {
+  url: string;
+  fetches: number;
+  keys: JWK[];
+  up: boolean;
+  close(): Promise<void>;
+}
+
+async function startJwks(): Promise<Jwks> {
+  const state = { fetches: 0, keys: [] as JWK[], up: true };
+  const server = http.createServer((req, res) => {
+    state.fetches += 1;
+    if (!state.up) return void res.writeHead(503).end();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  }) as Jwks;
+}
+
+const settings = (over: Partial<JwtSettings>): JwtSettings => ({
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  customerClaim: 'sub',
+  maxBytes: 4096,
+  clockToleranceSeconds: 0,
+  jwksCooldownSeconds: 30,
+  jwksMaxAgeSeconds: 600,
+  ...over,
+});
+
+async function rsaKey(kid: string) {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  return { kid, publicKey, privateKey, jwk, pem: await exportSPKI(publicKey) };
+}
+
+type Key = Awaited<ReturnType<typeof rsaKey>>;
+
+function token(key: Key, claims: Record<string, unknown> = {}, opts: { iss?: string; aud?: string; exp?: number | string; nbf?: number | string; kid?: string } = {}) {
+  const jwt = new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid: opts.kid ?? key.kid })
+    .setIssuer(opts.iss ?? ISSUER)
+    .setAudience(opts.aud ?? AUDIENCE)
+    .setSubject('shopper-42')
+    .setIssuedAt()
+    .setExpirationTime(opts.exp ?? '5m');
+  if (opts.nbf !== undefined) jwt.setNotBefore(opts.nbf);
+  return jwt.sign(key.privateKey);
+}
+
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+describe('shopper tokens (JWT)', () => {
+  let jwks: Jwks;
+  let k1: Key;
+  let k2: Key;
+  beforeAll(async () => {
+    jwks = await startJwks();
+    k1 = await rsaKey('k1');
+    k2 = await rsaKey('k2');
+    jwks.keys = [k1.jwk];
+  });
+  afterAll(() => jwks?.close());
+
+  it('accepts a token signed by a key of the JWKS, naming the customer by its subject', async () => {
+    const v = new JwtVerifier(settings({ jwksUrl: jwks.url }));
+    expect(await v.verify(await token(k1))).toEqual({ ok: true, customerExternalId: 'shopper-42', subject: 'shopper-42' });
+  });
+
+  it('reads the customer from JWT_CUSTOMER_CLAIM when configured', async () => {
+    const v = new JwtVerifier(settings({ jwksUrl: jwks.url, customerClaim: 'customer_id' }));
+    expect(await v.verify(await token(k1, { customer_id: 'c-7' }))).toMatchObject({ ok: true, customerExternalId: 'c-7' });
+    expect(await v.verify(await token(k1))).toEqual({ ok: false, reason: 'invalid' });
+  });
+
+  it('refuses expired, not-yet-valid, wrong-issuer, wrong-audience, unknown-kid, unsigned, confused and oversized tokens', async () => {
+    const v = new JwtVerifier(settings({ jwksUrl: jwks.url }));
+    const now = Math.floor(Date.now() / 1000);
+    expect(await v.verify(await token(k1, {}, { exp: now - 60 }))).toEqual({ ok: false, reason: 'expired' });
+    expect(await v.verify(await token(k1, {}, { nbf: now + 3600 }))).toEqual({ ok: false, reason: 'invalid' });
+    expect(await v.verify(await token(k1, {}, { iss: 'https://evil.test/' }))).toEqual({ ok: false, reason: 'invalid' });
+    expect(await v.verify(await token(k1, {}, { aud: 'someone-else' }))).toEqual({ ok: false, reason: 'invalid' });
+    expect(await v.verify(await token(k1, {}, { kid: 'nope' }))).toEqual({ ok: false, reason: 'invalid' });
+    // A valid token's payload re-signed as nothing.
+    const payload = (await token(k1)).split('.')[1];
+    expect(await v.verify(`${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`)).toEqual({ ok: false, reason: 'invalid' });
+    // HS256 "signed" with the RSA public key as the HMAC secret (the classic confusion attack).
+    const confused = await new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('shopper-42').setExpirationTime('5m').sign(new TextEncoder().encode(k1.pem));
+    expect(await v.verify(confused)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await new JwtVerifier(settings({ publicKey: k1.pem })).verify(confused)).toEqual({ ok: false, reason: 'invalid' });
+    // Oversized, and tampered.
+    expect(await v.verify(await token(k1, { pad: 'x'.repeat(5000) }))).toEqual({ ok: false, reason: 'invalid' });
+    const good = await token(k1);
+    const [h, , s] = good.split('.');
+    expect(await v.verify(`${h}.${b64({ sub: 'someone-else', iss: ISSUER, aud: AUDIENCE, exp: now + 300 })}.${s}`)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await v.verify('not-a-jwt')).toEqual({ ok: false, reason: 'invalid' });
+  });
+
+  it('fetches the key set once for a flood of made-up kids', async () => {
+    const v = new JwtVerifier(settings({ jwksUrl: jwks.url }));
+    expect((await v.verify(await token(k1))).ok).toBe(true);
+    const before = v.jwksFetches;
+    const flood = await Promise.all(Array.from({ length: 50 }, (_, i) => token(k1, {}, { kid: `made-up-${i}` })));
+    for (const t of flood) expect(await v.verify(t)).toEqual({ ok: false, reason: 'invalid' });
+    expect(v.jwksFetches - before).toBeLessThanOrEqual(1);
+  });
+
+  it('follows a key rotation without a restart', async () => {
+    const v = new JwtVerifier(settings({ jwksUrl: jwks.url, jwksCooldownSeconds: 0 }));
+    expect((await v.verify(await token(k1))).ok).toBe(true);
+    jwks.keys = [k1.jwk, k2.jwk]; // the provider publishes the new key …
+    expect((await v.verify(await token(k2))).ok).toBe(true); // … and its first token is accepted
+    jwks.keys = [k2.jwk]; // the old key is retired
+    const stale = new JwtVerifier(settings({ jwksUrl: jwks.url }));
+    expect(await stale.verify(await token(k1))).toEqual({ ok: false, reason: 'invalid' });
+    jwks.keys = [k1.jwk];
+  });
+
+  it('says "unavailable" (not "invalid") when the key set cannot be fetched', async () => {
+    jwks.up = false;
+    try {
+      const v = new JwtVerifier(settings({ jwksUrl: jwks.url }));
+      expect(await v.verify(await token(k1))).toEqual({ ok: false, reason: 'unavailable' });
+    } finally {
+      jwks.up = true;
+    }
+  });
+
+  it('verifies with a shared secret (HS256) and refuses asymmetric tokens there', async () => {
+    const secret = 'a-shared-secret-of-at-least-32-bytes!!';
+    const v = new JwtVerifier(settings({ secret }));
+    const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('shopper-9').setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+    expect(await v.verify(hs)).toMatchObject({ ok: true, customerExternalId: 'shopper-9' });
+    expect(await v.verify(await token(k1))).toEqual({ ok: false, reason: 'invalid' });
+  });
+});
