@@ -33,6 +33,14 @@ export interface ModelCard {
 export interface LoadedModel {
   name: string;
   version: string;
+  /** sha256 (hex) of the served ONNX file, computed once at load. */
+  sha256: string;
+  /**
+   * `name@version#sha256`: what a cached answer of this model is keyed on. Name and version alone
+   * collide (every shipped model is 1.0.0, and a retrained file may keep its version); the file's
+   * hash cannot. Every cache of model outputs keys on this one field.
+   */
+  identity: string;
   kind: string;
   card: ModelCard;
   dir: string;
@@ -98,6 +106,9 @@ export class ModelRegistry {
     await Promise.all(this.list().map((m) => m.session.release().catch(() => {})));
   }
 }
+
+/** The cache identity of a model file: `name@version#sha256`. */
+export const modelIdentity = (name: string, version: string, sha256: string) => `${name}@${version}#${sha256}`;
 
 const rel = (file: string) => path.relative(process.cwd(), file) || file;
 
@@ -180,6 +191,8 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
   const model: LoadedModel = {
     name: card.name,
     version: card.version,
+    sha256: sha,
+    identity: modelIdentity(card.name, card.version, sha),
     kind: card.kind,
     card,
     dir: folder,

@@ -39,6 +39,7 @@ export class Scoring {
     readonly inference: InferenceService,
     readonly cache: PredictionCache,
     readonly defaultModel: string,
+    /** Keyed by LoadedModel.identity. */
     private readonly explainers: ReadonlyMap<string, Explainer>,
     private readonly fixedAsOf?: Date,
   ) {}
@@ -58,12 +59,12 @@ export class Scoring {
   }
 
   methodOf(model: LoadedModel): string {
-    return this.explainers.get(model.name)?.method ?? (model.layout.sequence ? 'occlusion' : 'none');
+    return this.explainers.get(model.identity)?.method ?? (model.layout.sequence ? 'occlusion' : 'none');
   }
 
   /** Explanations for rows of one model, in order. */
   async explain(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
-    const explainer = this.explainers.get(model.name);
+    const explainer = this.explainers.get(model.identity);
     if (explainer) {
       const attributions = explainer.explain(rows.map((r) => r.features));
       return attributions.map((attribution, i) => ({

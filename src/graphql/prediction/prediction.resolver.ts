@@ -30,7 +30,7 @@ function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
 
 async function explain(ctx: Context, prediction: Prediction, top: number, segment: string | null | undefined): Promise<Explanation | null> {
   if (!Number.isInteger(top) || top < 0 || top > MAX_TOP) throw badInput('top', `must be an integer from 0 to ${MAX_TOP}`);
-  const model = modelOf(ctx, prediction.model);
+  const model = prediction.loadedModel;
   const target = segment ?? prediction.segment;
   const classIndex = model.classes.indexOf(target);
   if (classIndex < 0) throw badInput('segment', `unknown segment "${target}" (known: ${model.classes.join(', ')})`);

@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { GraphQLDateTimeISO, GraphQLJSONObject } from 'graphql-scalars';
+import type { LoadedModel } from '../../inference/registry.js';
 
 @ObjectType({ description: 'Probability of one segment.' })
 export class SegmentProbability {
@@ -30,6 +31,8 @@ export class Explanation {
 @ObjectType({ description: 'A model\'s prediction for one customer at one scoring time.' })
 export class Prediction {
   customerId!: string;
+  /** The served model that made it (its explanation must come from the same file). Not a GraphQL field. */
+  loadedModel!: LoadedModel;
   @Field(() => String) model!: string;
   @Field(() => String) modelVersion!: string;
   @Field(() => GraphQLDateTimeISO, { description: 'Features use orders up to this instant.' }) asOf!: Date;
