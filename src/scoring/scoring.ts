@@ -6,7 +6,8 @@ import type { InferenceService } from '../inference/service.js';
 import type { ModelRow } from '../inference/tensors.js';
 import type { PredictionCache } from './cache.js';
 import type { Attribution, Explainer } from '../inference/explain/index.js';
-import { featureInputs, type ExplainedInput } from './explanation.js';
+import { SEQUENCE_SOURCES } from '../features/spec.js';
+import { featureInputs, withheldClause, type ExplainedInput } from './explanation.js';
 
 export interface Explained {
   method: string;
@@ -110,7 +111,12 @@ export class Scoring {
           feature: `order[${j}]`,
           label: `Order of ${day} (${amount})`,
           value: cents / 100,
+          display: amount,
           phrase: `there was an order of ${amount} on ${day}`,
+          sources: SEQUENCE_SOURCES,
+          withheldLabel: `Order ${j + 1} (oldest first)`,
+          withheldPhrase: withheldClause(`one of the orders`),
+          withheld: false,
         });
       }
       out.push({ method: 'occlusion', attribution: { base, contributions, margins }, inputs });
