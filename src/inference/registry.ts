@@ -167,7 +167,11 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
 
   let created: Awaited<ReturnType<ProviderSelector['createSession']>>;
   try {
-    created = await options.providers.createSession(bytes);
+    // ONNX Runtime's CPU arena keeps the memory of the largest run for the life of the session. A
+    // sequence model's activations grow with rows × orders (an occlusion explanation of a page),
+    // so its session allocates per run and gives the memory back; the tabular models' are small.
+    const sequenceModel = card.onnx.inputs.some((i) => i.name === 'sequence');
+    created = await options.providers.createSession(bytes, sequenceModel ? { enableCpuMemArena: false } : {});
   } catch (err) {
     if ((err as Error).name === 'ProviderUnavailableError') throw err;
     throw new ModelLoadError(rel(onnxFile), `ONNX Runtime cannot load it (${firstLine(err)})`);
