@@ -9,6 +9,8 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { GraphQLError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { firstLine } from '../inference/providers.js';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -45,11 +47,15 @@ const logUnexpectedErrors: ApolloServerPlugin<Context> = {
   async requestDidStart() {
     return {
       async didEncounterErrors({ errors, contextValue }) {
-        const refusals = new Map<string, number>();
+        const refusals = new Map<string, { occurrences: number; reason: string }>();
         const unexpected = new Map<unknown, { path: GraphQLError['path']; occurrences: number }>();
         for (const err of errors) {
           const code = codeOf(err);
-          if (refusalCodes.has(code)) refusals.set(code, (refusals.get(code) ?? 0) + 1);
+          if (refusalCodes.has(code)) {
+            const seen = refusals.get(code);
+            if (seen) seen.occurrences += 1;
+            else refusals.set(code, { occurrences: 1, reason: firstLine(unwrapResolverError(err)) });
+          }
           else if (code === ErrorCode.INTERNAL_SERVER_ERROR) {
             const original = err.originalError ?? err;
             const seen = unexpected.get(original);
@@ -57,7 +63,7 @@ const logUnexpectedErrors: ApolloServerPlugin<Context> = {
             else unexpected.set(original, { path: err.path, occurrences: 1 });
           }
         }
-        for (const [code, occurrences] of refusals) contextValue.log.warn({ code, occurrences }, 'request refused');
+        for (const [code, { occurrences, reason }] of refusals) contextValue.log.warn({ code, occurrences, reason }, 'request refused');
         for (const [err, { path, occurrences }] of unexpected) contextValue.log.error({ err, path, occurrences }, 'resolver error');
       },
       async willSendResponse({ response }) {
