@@ -11,38 +11,60 @@ export const DAY_MS = 86_400_000;
 /** Window lengths in days, in the order their features appear. */
 export const WINDOWS_DAYS = [30, 90, 180, 365] as const;
 
-/** The 27 tabular features, in model input order. */
-export const FEATURE_NAMES = [
-  'recency_days',
-  'days_since_first_order',
-  'tenure_days',
-  'orders_30d',
-  'orders_90d',
-  'orders_180d',
-  'orders_365d',
-  'orders_all',
-  'purchase_days_30d',
-  'purchase_days_90d',
-  'purchase_days_180d',
-  'purchase_days_365d',
-  'purchase_days_all',
-  'spend_30d',
-  'spend_90d',
-  'spend_180d',
-  'spend_365d',
-  'spend_all',
-  'monetary_mean',
-  'monetary_max',
-  'items_all',
-  'ipt_mean_days',
-  'ipt_std_days',
-  'spend_trend_90d',
-  'orders_trend_90d',
-  'age_years',
-  'is_female',
-] as const;
+/**
+ * The customer data a feature is computed from. A feature's value reveals its sources, so whoever
+ * presents it (an explanation's `value`, label or summary) must show it only to callers who may
+ * read every one of them (src/graphql/auth/derived-data.ts maps sources to the field policy).
+ *  - `orders`: the customer's paid orders (times, amounts, items);
+ *  - `createdAt`: when the account was created;
+ *  - `birthDate`, `gender`: the customer's declared demographics.
+ */
+export const FEATURE_SOURCES = ['orders', 'createdAt', 'birthDate', 'gender'] as const;
+export type FeatureSource = (typeof FEATURE_SOURCES)[number];
 
-export type FeatureName = (typeof FEATURE_NAMES)[number];
+export interface FeatureDefinition {
+  readonly name: string;
+  /** Required and non-empty: a feature that forgot its sources would leak them. */
+  readonly sources: readonly [FeatureSource, ...FeatureSource[]];
+}
+
+const fromOrders = ['orders'] as const;
+
+/** The 27 tabular features, in model input order, each with the data it is computed from. */
+export const FEATURES = [
+  { name: 'recency_days', sources: fromOrders },
+  { name: 'days_since_first_order', sources: fromOrders },
+  { name: 'tenure_days', sources: ['createdAt'] },
+  { name: 'orders_30d', sources: fromOrders },
+  { name: 'orders_90d', sources: fromOrders },
+  { name: 'orders_180d', sources: fromOrders },
+  { name: 'orders_365d', sources: fromOrders },
+  { name: 'orders_all', sources: fromOrders },
+  { name: 'purchase_days_30d', sources: fromOrders },
+  { name: 'purchase_days_90d', sources: fromOrders },
+  { name: 'purchase_days_180d', sources: fromOrders },
+  { name: 'purchase_days_365d', sources: fromOrders },
+  { name: 'purchase_days_all', sources: fromOrders },
+  { name: 'spend_30d', sources: fromOrders },
+  { name: 'spend_90d', sources: fromOrders },
+  { name: 'spend_180d', sources: fromOrders },
+  { name: 'spend_365d', sources: fromOrders },
+  { name: 'spend_all', sources: fromOrders },
+  { name: 'monetary_mean', sources: fromOrders },
+  { name: 'monetary_max', sources: fromOrders },
+  { name: 'items_all', sources: fromOrders },
+  { name: 'ipt_mean_days', sources: fromOrders },
+  { name: 'ipt_std_days', sources: fromOrders },
+  { name: 'spend_trend_90d', sources: fromOrders },
+  { name: 'orders_trend_90d', sources: fromOrders },
+  { name: 'age_years', sources: ['birthDate'] },
+  { name: 'is_female', sources: ['gender'] },
+] as const satisfies readonly FeatureDefinition[];
+
+/** The 27 tabular features' names, in model input order. */
+export const FEATURE_NAMES = FEATURES.map((f) => f.name) as readonly (typeof FEATURES)[number]['name'][];
+
+export type FeatureName = (typeof FEATURES)[number]['name'];
 
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
@@ -55,6 +77,14 @@ export const FEATURE_INDEX: Readonly<Record<FeatureName, number>> = Object.freez
 export const SEQUENCE_TOKEN_FEATURES = ['amount', 'item_count', 'gap_days', 'days_before_t', 'day_of_week'] as const;
 
 export type SequenceTokenFeature = (typeof SEQUENCE_TOKEN_FEATURES)[number];
+
+/** The sequence model's tokens are the customer's orders. */
+export const SEQUENCE_SOURCES: FeatureDefinition['sources'] = ['orders'];
+
+/** Sources of a tabular feature by name; every source (fail closed) for a name not in the spec. */
+export function featureSources(name: string): readonly FeatureSource[] {
+  return FEATURES.find((f) => f.name === name)?.sources ?? FEATURE_SOURCES;
+}
 
 /** Values per token. */
 export const SEQUENCE_TOKEN_WIDTH = SEQUENCE_TOKEN_FEATURES.length;

@@ -44,3 +44,45 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }
+
+/**
+ * Refusals: the request as a whole could not be served now (inference queue full, database
+ * unavailable). The client's answer is to retry the request, so saying it once is enough.
+ */
+export const refusalCodes: ReadonlySet<string> = new Set([ErrorCode.OVERLOADED, ErrorCode.SERVICE_UNAVAILABLE]);
+
+/** The code a raw (not yet formatted) error will be given by formatError, for logging decisions. */
+export function codeOf(err: { extensions?: Record<string, unknown>; originalError?: unknown }): string {
+  const code = err.extensions?.code;
+  if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) return code;
+  const original = unwrapResolverError(err);
+  if (original instanceof QueueFullError) return ErrorCode.OVERLOADED;
+  if (isDatabaseUnavailable(original)) return ErrorCode.SERVICE_UNAVAILABLE;
+  return ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+/**
+ * One error per cause: a refusal or an internal failure hits every field that needed the refused
+ * work (15 aliases × 200 customers were 3,000 identical OVERLOADED errors, a 2 MB answer). Errors
+ * with the same refusal or internal code and message are merged into the first, which gets
+ * `extensions.occurrences`. Other errors (bad input, forbidden fields…) are left as they are.
+ */
+export function collapseRepeatedErrors(errors: readonly GraphQLFormattedError[]): GraphQLFormattedError[] {
+  const out: GraphQLFormattedError[] = [];
+  const firstOf = new Map<string, number>();
+  const counts: number[] = [];
+  for (const e of errors) {
+    const code = e.extensions?.code;
+    const collapsible = typeof code === 'string' && (refusalCodes.has(code) || code === ErrorCode.INTERNAL_SERVER_ERROR);
+    const key = collapsible ? `${code}\u0000${e.message}` : undefined;
+    const at = key === undefined ? undefined : firstOf.get(key);
+    if (at !== undefined) {
+      counts[at] += 1;
+      continue;
+    }
+    if (key !== undefined) firstOf.set(key, out.length);
+    counts[out.length] = 1;
+    out.push(e);
+  }
+  return out.map((e, i) => (counts[i] > 1 ? { ...e, extensions: { ...e.extensions, occurrences: counts[i] } } : e));
+}

@@ -33,6 +33,14 @@ export interface ModelCard {
 export interface LoadedModel {
   name: string;
   version: string;
+  /** sha256 (hex) of the served ONNX file, computed once at load. */
+  sha256: string;
+  /**
+   * `name@version#sha256`: what a cached answer of this model is keyed on. Name and version alone
+   * collide (every shipped model is 1.0.0, and a retrained file may keep its version); the file's
+   * hash cannot. Every cache of model outputs keys on this one field.
+   */
+  identity: string;
   kind: string;
   card: ModelCard;
   dir: string;
@@ -99,6 +107,9 @@ export class ModelRegistry {
   }
 }
 
+/** The cache identity of a model file: `name@version#sha256`. */
+export const modelIdentity = (name: string, version: string, sha256: string) => `${name}@${version}#${sha256}`;
+
 const rel = (file: string) => path.relative(process.cwd(), file) || file;
 
 async function loadModel(folder: string, cardFile: string, cardText: string, options: RegistryOptions): Promise<LoadedModel> {
@@ -156,7 +167,11 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
 
   let created: Awaited<ReturnType<ProviderSelector['createSession']>>;
   try {
-    created = await options.providers.createSession(bytes);
+    // ONNX Runtime's CPU arena keeps the memory of the largest run for the life of the session. A
+    // sequence model's activations grow with rows × orders (an occlusion explanation of a page),
+    // so its session allocates per run and gives the memory back; the tabular models' are small.
+    const sequenceModel = card.onnx.inputs.some((i) => i.name === 'sequence');
+    created = await options.providers.createSession(bytes, sequenceModel ? { enableCpuMemArena: false } : {});
   } catch (err) {
     if ((err as Error).name === 'ProviderUnavailableError') throw err;
     throw new ModelLoadError(rel(onnxFile), `ONNX Runtime cannot load it (${firstLine(err)})`);
@@ -180,6 +195,8 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
   const model: LoadedModel = {
     name: card.name,
     version: card.version,
+    sha256: sha,
+    identity: modelIdentity(card.name, card.version, sha),
     kind: card.kind,
     card,
     dir: folder,

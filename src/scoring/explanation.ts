@@ -1,14 +1,29 @@
 // From attributions (per class: base, one contribution per input, margin) to what a dashboard
 // shows: the top contributions with readable labels, the sum of the rest, and one sentence.
+// Numbers are exact in `value` and rounded for people in `display`, labels and the summary.
+// Every input knows the customer data it comes from (`sources`) and how to present itself without
+// its value (`withheldLabel`, `withheldPhrase`), so the GraphQL layer can withhold what a caller's
+// role may not read (src/graphql/auth/derived-data.ts) before anything is phrased.
+import { featureSources, type FeatureSource } from '../features/spec.js';
 import type { Attribution } from '../inference/explain/index.js';
 
 /** What each contribution is about: a model feature, or one of the customer's orders. */
 export interface ExplainedInput {
   feature: string;
   label: string;
+  /** The exact input value (null when missing or withheld). */
   value: number | null;
-  /** Phrase for the summary, e.g. "the last order was 212 days ago". */
+  /** The value for people, rounded with its unit ("4023 days", "$887.09"); null when missing or withheld. */
+  display: string | null;
+  /** Clause for the summary, e.g. "the last order was 212 days ago". */
   phrase: string;
+  /** The customer data the value is derived from. */
+  sources: readonly FeatureSource[];
+  /** Label and clause used instead when the value is withheld: they state no value. */
+  withheldLabel: string;
+  withheldPhrase: string;
+  /** True once withheld for the caller. */
+  withheld: boolean;
 }
 
 export interface PresentedExplanation {
@@ -19,6 +34,14 @@ export interface PresentedExplanation {
   contributions: (ExplainedInput & { contribution: number })[];
   restContribution: number;
   summary: string;
+}
+
+/** How likely the explained segment is, for the summary's opening words. */
+export interface SegmentOutlook {
+  /** The model's probability of the explained segment. */
+  probability: number;
+  /** Whether it is the predicted (most probable) segment. */
+  predicted: boolean;
 }
 
 const money = (v: number) => `$${v.toFixed(2)}`;
@@ -52,23 +75,63 @@ export function featureLabel(name: string): string {
   return featureLabels[name] ?? name;
 }
 
-/** A clause for the summary sentence ("… mostly because <clause> and <clause>."). */
+const days = (v: number) => plural(v, 'day', 'days');
+const signedMoney = (v: number) => (v < 0 ? `−${money(-v)}` : `+${money(v)}`);
+const signed = (v: number) => (Math.round(v) < 0 ? `−${round(-v)}` : `+${round(v)}`);
+/** Whole years, as ages are said (45.9 years old is 45). */
+const years = (v: number) => `${Math.floor(v)} ${Math.floor(v) === 1 ? 'year' : 'years'}`;
+
+/** The value for people: rounded, with its unit. Never float noise such as 4022.9999999884258. */
+export function featureDisplay(name: string, v: number): string | null {
+  if (Number.isNaN(v)) return null;
+  const windowed = /^(orders|purchase_days|spend)_(\d+d|all)$/.exec(name);
+  if (windowed) {
+    if (windowed[1] === 'orders') return plural(v, 'order', 'orders');
+    if (windowed[1] === 'purchase_days') return days(v);
+    return money(v);
+  }
+  switch (name) {
+    case 'recency_days':
+    case 'days_since_first_order':
+    case 'tenure_days':
+    case 'ipt_mean_days':
+    case 'ipt_std_days':
+      return days(v);
+    case 'monetary_mean':
+    case 'monetary_max':
+      return money(v);
+    case 'items_all':
+      return plural(v, 'item', 'items');
+    case 'spend_trend_90d':
+      return signedMoney(v);
+    case 'orders_trend_90d':
+      return signed(v);
+    case 'age_years':
+      return years(v);
+    case 'is_female':
+      return v === 1 ? 'female' : v === 0 ? 'male' : null;
+    default:
+      return String(Number(v.toFixed(2)));
+  }
+}
+
+/** A clause for the summary sentence ("… mainly because <clause> and <clause>."). */
 export function featurePhrase(name: string, v: number): string {
   const missing = Number.isNaN(v);
   const windowed = /^(orders|purchase_days|spend)_(\d+)d$/.exec(name);
   if (windowed) {
-    const days = windowed[2];
-    if (windowed[1] === 'orders') return `there ${Math.round(v) === 1 ? 'was' : 'were'} ${plural(v, 'order', 'orders')} in the last ${days} days`;
-    if (windowed[1] === 'purchase_days') return `the customer bought on ${plural(v, 'day', 'days')} of the last ${days}`;
-    return `spend in the last ${days} days was ${money(v)}`;
+    const window = windowed[2];
+    if (windowed[1] === 'orders') return `there ${Math.round(v) === 1 ? 'was' : 'were'} ${plural(v, 'order', 'orders')} in the last ${window} days`;
+    if (windowed[1] === 'purchase_days') return `the customer bought on ${plural(v, 'day', 'days')} of the last ${window}`;
+    return `spend in the last ${window} days was ${money(v)}`;
   }
   switch (name) {
     case 'recency_days':
     case 'days_since_first_order':
       if (missing) return 'there is no order yet';
-      return `the ${name === 'recency_days' ? 'last' : 'first'} order was ${plural(v, 'day', 'days')} ago`;
+      return `the ${name === 'recency_days' ? 'last' : 'first'} order was ${days(v)} ago`;
     case 'tenure_days':
-      return missing ? 'the signup date is unknown' : `the account is ${plural(v, 'day', 'days')} old`;
+      return missing ? 'the signup date is unknown' : `the account is ${days(v)} old`;
     case 'orders_all':
       return `there ${Math.round(v) === 1 ? 'was' : 'were'} ${plural(v, 'order', 'orders')} in total`;
     case 'purchase_days_all':
@@ -82,39 +145,103 @@ export function featurePhrase(name: string, v: number): string {
     case 'items_all':
       return `${plural(v, 'item was', 'items were')} bought`;
     case 'ipt_mean_days':
-      return missing ? 'there are fewer than two purchase days' : `purchases come ${plural(v, 'day', 'days')} apart on average`;
+      return missing ? 'there are fewer than two purchase days' : `purchases come ${days(v)} apart on average`;
     case 'ipt_std_days':
-      return missing ? 'there are too few purchases to show a rhythm' : `gaps between purchases vary by ${plural(v, 'day', 'days')}`;
+      return missing ? 'there are too few purchases to show a rhythm' : `gaps between purchases vary by ${days(v)}`;
     case 'spend_trend_90d':
       return v >= 0 ? `spend rose by ${money(v)} against the previous 90 days` : `spend fell by ${money(-v)} against the previous 90 days`;
     case 'orders_trend_90d':
       return v >= 0 ? `orders rose by ${round(v)} against the previous 90 days` : `orders fell by ${round(-v)} against the previous 90 days`;
     case 'age_years':
-      return missing ? 'the age is unknown' : `the customer is ${round(v)} years old`;
+      return missing ? 'the age is unknown' : `the customer is ${years(v)} old`;
     case 'is_female':
       return missing ? 'the gender is unknown' : `the customer is ${v === 1 ? 'female' : 'male'}`;
     default:
-      return missing ? `${featureLabel(name)} is unknown` : `${featureLabel(name)} is ${v}`;
+      return missing ? `${featureLabel(name)} is unknown` : `${featureLabel(name)} is ${featureDisplay(name, v)}`;
   }
 }
+
+/** What a feature is about, as a noun phrase that states no value (for withheld values). */
+const featureNouns: Record<string, string> = {
+  recency_days: 'the time since the last order',
+  days_since_first_order: 'the time since the first order',
+  tenure_days: "the account's age",
+  age_years: "the customer's age",
+  is_female: "the customer's gender",
+  orders_all: 'the number of orders',
+  purchase_days_all: 'the number of purchase days',
+  spend_all: 'the total spend',
+  monetary_mean: 'the average order value',
+  monetary_max: 'the largest order',
+  items_all: 'the number of items bought',
+  ipt_mean_days: 'the time between purchases',
+  ipt_std_days: 'the regularity of purchases',
+  spend_trend_90d: 'the change in spend over the last 90 days',
+  orders_trend_90d: 'the change in orders over the last 90 days',
+};
+
+export function featureNoun(name: string): string {
+  const windowed = /^(orders|purchase_days|spend)_(\d+)d$/.exec(name);
+  if (windowed) {
+    const what = { orders: 'the number of orders', purchase_days: 'the number of purchase days', spend: 'spend' }[windowed[1]];
+    return `${what} in the last ${windowed[2]} days`;
+  }
+  const label = featureLabel(name);
+  return featureNouns[name] ?? `the ${label.charAt(0).toLowerCase()}${label.slice(1)}`;
+}
+
+/** A clause that names what weighs in without stating its value. */
+export const withheldClause = (noun: string) => `${noun} plays a part (not shown to this credential)`;
 
 export function featureInputs(names: readonly string[], values: Float64Array): ExplainedInput[] {
   return names.map((name, i) => ({
     feature: name,
     label: featureLabel(name),
     value: Number.isNaN(values[i]) ? null : values[i],
+    display: featureDisplay(name, values[i]),
     phrase: featurePhrase(name, values[i]),
+    sources: featureSources(name),
+    withheldLabel: featureLabel(name),
+    withheldPhrase: withheldClause(featureNoun(name)),
+    withheld: false,
   }));
+}
+
+/**
+ * The inputs as a caller may see them: an input whose sources are not all readable keeps its
+ * feature name and contribution but loses its value, display text and any label or clause stating
+ * the value. (Whether a value is missing is withheld too.)
+ */
+export function withholdUnreadable(inputs: readonly ExplainedInput[], readable: (sources: readonly FeatureSource[]) => boolean): ExplainedInput[] {
+  return inputs.map((input) =>
+    input.withheld || readable(input.sources)
+      ? input
+      : { ...input, value: null, display: null, label: input.withheldLabel, phrase: input.withheldPhrase, withheld: true },
+  );
+}
+
+/** A probability for people: whole percent, never "0 %" or "100 %" for a model's estimate. */
+export function percent(p: number): string {
+  if (p < 0.005) return '<1 %';
+  if (p > 0.995) return '>99 %';
+  return `${Math.round(p * 100)} %`;
 }
 
 export const segmentLabel = (key: string) => key.charAt(0).toUpperCase() + key.slice(1).replace(/_/g, ' ');
 
+/**
+ * The top contributions and one true sentence. The sentence starts with how likely the explained
+ * segment is — "High value is likely (96 %)", "Active is the most likely segment (45 %)", "Lapsing
+ * is unlikely (2 %)" — and names the two inputs that weigh most in that direction: those pushing
+ * towards a likely segment, those pushing away from an unlikely one.
+ */
 export function presentExplanation(
   attribution: Attribution,
   classIndex: number,
   segment: string,
   inputs: readonly ExplainedInput[],
   top: number,
+  outlook: SegmentOutlook,
 ): PresentedExplanation {
   const contributions = attribution.contributions[classIndex];
   const ranked = inputs
@@ -122,10 +249,12 @@ export function presentExplanation(
     .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
   const shown = ranked.slice(0, Math.max(0, top));
   const rest = ranked.slice(shown.length).reduce((s, c) => s + c.contribution, 0);
-  const drivers = ranked.filter((c) => c.contribution > 0).slice(0, 2);
-  const summary = drivers.length
-    ? `${segmentLabel(segment)} mostly because ${drivers.map((d) => d.phrase).join(' and ')}.`
-    : `${segmentLabel(segment)}, with no single input pushing towards it.`;
+  const towards = outlook.predicted;
+  const drivers = ranked.filter((c) => (towards ? c.contribution > 0 : c.contribution < 0)).slice(0, 2);
+  const name = segmentLabel(segment);
+  const p = percent(outlook.probability);
+  const opening = !towards ? `${name} is unlikely (${p})` : outlook.probability >= 0.5 ? `${name} is likely (${p})` : `${name} is the most likely segment (${p})`;
+  const summary = drivers.length ? `${opening}, mainly because ${drivers.map((d) => d.phrase).join(' and ')}.` : `${opening}, with no single input standing out.`;
   return {
     segment,
     baseValue: attribution.base[classIndex],

@@ -65,7 +65,7 @@ export async function createScoring(config: Config, log: Logger, observer?: Infe
   const explainers = new Map<string, Explainer>();
   for (const model of registry.list()) {
     const explainer = explainerFor(model);
-    if (explainer) explainers.set(model.name, explainer);
+    if (explainer) explainers.set(model.identity, explainer);
     log.info({ model: model.name, version: model.version, provider: model.provider, explanation: explainer?.method ?? 'occlusion' }, 'model loaded');
   }
   return new Scoring(

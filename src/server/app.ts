@@ -8,12 +8,15 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import type { GraphQLError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { firstLine } from '../inference/providers.js';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Context } from '../graphql/context.type.js';
-import { formatError } from '../graphql/error-format.js';
+import { codeOf, collapseRepeatedErrors, formatError, refusalCodes } from '../graphql/error-format.js';
 import { ErrorCode } from '../graphql/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
@@ -24,7 +27,7 @@ import type { Metrics } from './metrics.js';
 import { ApiKeyStore } from '../graphql/auth/api-keys.js';
 import { authenticate, principalOf } from '../graphql/auth/authenticate.js';
 import { checkAuthAtStartup } from '../graphql/auth/startup.js';
-import { queryLengthGuard, queryLimits } from './limits.js';
+import { modelPricing, queryLengthGuard, queryLimits } from './limits.js';
 import { createRateLimiter } from './rate-limit.js';
 
 export interface RunningServer {
@@ -34,16 +37,39 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Logs the original of every error that is masked for the client, with the request id. */
+/**
+ * Logs each cause once per request, with the request id: a refusal (OVERLOADED,
+ * SERVICE_UNAVAILABLE) as one warning line without a stack, however many fields it hit; an
+ * unexpected error (masked for the client) once per original error, with its stack and the number
+ * of fields it failed. The answer gets one error per cause too (collapseRepeatedErrors).
+ */
 const logUnexpectedErrors: ApolloServerPlugin<Context> = {
   async requestDidStart() {
     return {
       async didEncounterErrors({ errors, contextValue }) {
+        const refusals = new Map<string, { occurrences: number; reason: string }>();
+        const unexpected = new Map<unknown, { path: GraphQLError['path']; occurrences: number }>();
         for (const err of errors) {
-          const code = err.extensions?.code;
-          if (code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR) {
-            contextValue.log.error({ err: err.originalError ?? err, path: err.path }, 'resolver error');
+          const code = codeOf(err);
+          if (refusalCodes.has(code)) {
+            const seen = refusals.get(code);
+            if (seen) seen.occurrences += 1;
+            else refusals.set(code, { occurrences: 1, reason: firstLine(unwrapResolverError(err)) });
           }
+          else if (code === ErrorCode.INTERNAL_SERVER_ERROR) {
+            const original = err.originalError ?? err;
+            const seen = unexpected.get(original);
+            if (seen) seen.occurrences += 1;
+            else unexpected.set(original, { path: err.path, occurrences: 1 });
+          }
+        }
+        for (const [code, { occurrences, reason }] of refusals) contextValue.log.warn({ code, occurrences, reason }, 'request refused');
+        for (const [err, { path, occurrences }] of unexpected) contextValue.log.error({ err, path, occurrences }, 'resolver error');
+      },
+      async willSendResponse({ response }) {
+        const body = response.body;
+        if (body.kind === 'single' && body.singleResult.errors && body.singleResult.errors.length > 1) {
+          body.singleResult.errors = collapseRepeatedErrors(body.singleResult.errors);
         }
       },
     };
@@ -83,7 +109,12 @@ export async function startServer(
   await checkAuthAtStartup(config, db, log);
   const keyStore = new ApiKeyStore(db, config.AUTH_CACHE_TTL_SECONDS);
   const rateLimiter = createRateLimiter(config, log);
-  const limits = queryLimits(config);
+  // Query cost prices each model's predictions and explanations by method (src/server/limits.ts).
+  const pricing = modelPricing(
+    scoring.defaultModel,
+    scoring.inference.registry.list().map((m) => ({ name: m.name, method: scoring.methodOf(m), sequenceLength: m.layout.sequence?.maxLength })),
+  );
+  const limits = queryLimits(config, pricing);
 
   const apollo = new ApolloServer<Context>({
     schema: await getSchema(),

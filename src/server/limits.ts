@@ -11,7 +11,7 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
-import { GraphQLError, getNamedType, isLeafType, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, getNamedType, isLeafType, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Config } from '../config.js';
 import { ErrorCode } from '../graphql/errors.js';
@@ -24,8 +24,10 @@ const limitError = (limit: LimitName, max: number, message: string) =>
 /**
  * Cost model: a scalar costs 0, an object field 1, a field with a page size `first` costs 1 plus
  * `first` (its default: DEFAULT_PAGE_SIZE) times its selection, `totalCount` 1 (a COUNT query),
- * predictions 1 and explanations 2 per customer. So `customers(first: 1000) { edges { node {
- * stats { orderCount } orders(first: 5) { edges { node { id } } } } } }` costs 1 + 1000 × 14.
+ * `segment`/`probability`/`segmentProbabilities` 1 per customer. A prediction and an explanation
+ * cost what their model's method costs per customer (ExplanationPricing, below). So
+ * `customers(first: 1000) { edges { node { stats { orderCount } orders(first: 5) { edges { node { id } } } } } }`
+ * costs 1 + 1000 × 14.
  */
 const extraCost: Record<string, number> = {
   'CustomerConnection.totalCount': 1,
@@ -33,13 +35,81 @@ const extraCost: Record<string, number> = {
   'Customer.segment': 1,
   'Customer.probability': 1,
   'Customer.segmentProbabilities': 1,
-  'Customer.explanation': 2,
-  'Prediction.explanation': 2,
 };
 
-export function costEstimator(defaultPageSize: number): ComplexityEstimator {
-  return ({ type, field, args, childComplexity }) => {
-    const own = extraCost[`${type.name}.${field.name}`] ?? (isLeafType(getNamedType(field.type)) ? 0 : 1);
+/**
+ * Cost per customer of explaining with each method, in units of one XGBoost prediction (measured
+ * by bench/explanations.ts on 2 cores: TreeSHAP ≈ 14×, the linear explanation ≈ 2×, one
+ * transformer inference ≈ 5×). Occlusion runs 1 + sequence length inferences per customer and
+ * is priced at the longest sequence, since the cost is decided before any data is read.
+ */
+export const explanationMethodCost: Record<string, number> = { tree_shap: 15, linear: 2 };
+/** One inference of a sequence model, in the same units. */
+export const SEQUENCE_INFERENCE_COST = 5;
+
+/** Per model: the cost of one customer's prediction and of its explanation. */
+export interface ModelPrice {
+  prediction: number;
+  explanation: number;
+}
+
+export interface ExplanationPricing {
+  /** Price of a model by name; the default model's for null; the dearest served model's for an unknown name (execution refuses it later). */
+  price(model: string | null | undefined): ModelPrice;
+}
+
+/** Prices from the served models: their explanation method and, for sequence models, their length. */
+export function modelPricing(
+  defaultModel: string,
+  models: readonly { name: string; method: string; sequenceLength?: number }[],
+): ExplanationPricing {
+  const prices = new Map<string, ModelPrice>();
+  for (const m of models) {
+    const inference = m.sequenceLength !== undefined ? SEQUENCE_INFERENCE_COST : 1;
+    const explanation =
+      m.method === 'occlusion' ? (1 + (m.sequenceLength ?? 0)) * inference : (explanationMethodCost[m.method] ?? Math.max(...Object.values(explanationMethodCost)));
+    prices.set(m.name, { prediction: inference, explanation });
+  }
+  const all = [...prices.values()];
+  const dearest: ModelPrice = {
+    prediction: Math.max(1, ...all.map((p) => p.prediction)),
+    explanation: Math.max(...Object.values(explanationMethodCost), ...all.map((p) => p.explanation)),
+  };
+  return { price: (name) => prices.get(name ?? defaultModel) ?? dearest };
+}
+
+/** Before the served models are known (unit tests): every model priced as the dearest tabular method. */
+const flatPricing: ExplanationPricing = modelPricing('', []);
+
+/** `explanation` fields directly under a selection (through inline fragments and fragment spreads). */
+function explanationsIn(selectionSet: SelectionSetNode | undefined, fragments: Record<string, FragmentDefinitionNode>, seen = new Set<string>()): number {
+  let n = 0;
+  for (const sel of selectionSet?.selections ?? []) {
+    if (sel.kind === Kind.FIELD) n += sel.name.value === 'explanation' ? 1 : 0;
+    else if (sel.kind === Kind.INLINE_FRAGMENT) n += explanationsIn(sel.selectionSet, fragments, seen);
+    else if (!seen.has(sel.name.value)) {
+      seen.add(sel.name.value); // fragment cycles are refused by validation; never loop here
+      n += explanationsIn(fragments[sel.name.value]?.selectionSet, fragments, seen);
+      seen.delete(sel.name.value);
+    }
+  }
+  return n;
+}
+
+export function costEstimator(defaultPageSize: number, pricing: ExplanationPricing = flatPricing, document?: DocumentNode): ComplexityEstimator {
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const d of document?.definitions ?? []) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
+  return ({ type, field, node, args, childComplexity }) => {
+    const key = `${type.name}.${field.name}`;
+    let own = extraCost[key] ?? (isLeafType(getNamedType(field.type)) ? 0 : 1);
+    if (key === 'Customer.explanation') own = pricing.price(null).explanation;
+    if (key === 'Customer.prediction') {
+      // Its `explanation` fields are priced here, where the model is known (the Prediction type's
+      // own `explanation` field is priced at 0 below).
+      const price = pricing.price(typeof args.model === 'string' ? args.model : null);
+      own = price.prediction + explanationsIn(node.selectionSet, fragments) * price.explanation;
+    }
+    if (key === 'Prediction.explanation') own = 0;
     if (field.args.some((a) => a.name === 'first')) {
       const first = typeof args.first === 'number' && args.first >= 0 ? args.first : defaultPageSize;
       return own + first * childComplexity;
@@ -63,7 +133,7 @@ export function queryLengthGuard(config: Config) {
 }
 
 /** Apollo options for the limits: parse options, validation rules and plugins. */
-export function queryLimits(config: Config): {
+export function queryLimits(config: Config, pricing: ExplanationPricing = flatPricing): {
   parseOptions: { maxTokens: number };
   validationRules: ((context: ValidationContext) => unknown)[];
   plugins: ApolloServerPlugin<any>[];
@@ -82,7 +152,6 @@ export function queryLimits(config: Config): {
     blockFieldSuggestion: { enabled: !config.introspection },
   }).protect();
 
-  const estimator = costEstimator(config.DEFAULT_PAGE_SIZE);
   const maxCost = config.QUERY_MAX_COST;
   const maxTokens = config.QUERY_MAX_TOKENS;
 
@@ -92,6 +161,7 @@ export function queryLimits(config: Config): {
         async didResolveOperation({ schema, document, request, operationName }) {
           let cost: number;
           try {
+            const estimator = costEstimator(config.DEFAULT_PAGE_SIZE, pricing, document);
             cost = getComplexity({ schema, query: document, variables: request.variables ?? {}, operationName: operationName ?? undefined, estimators: [estimator] });
           } catch {
             return; // invalid variables: execution reports them (BAD_USER_INPUT) before any resolver

@@ -3,6 +3,9 @@
 // process-wide micro-batcher). Explanations reuse the same features and are only computed when
 // the field is selected. Cached predictions skip both.
 import DataLoader from 'dataloader';
+import type { GraphQLError } from 'graphql';
+import { QueueFullError } from '../../inference/batcher.js';
+import { ErrorCode, appError } from '../errors.js';
 import type { Database } from '../../db/client.js';
 import { featuresForCustomers, type CustomerFeatures } from '../../features/index.js';
 import type { LoadedModel } from '../../inference/registry.js';
@@ -18,6 +21,7 @@ export function toPrediction(model: LoadedModel, customerId: string, asOf: Date,
   const best = predictedClass(probabilities);
   return {
     customerId,
+    loadedModel: model,
     model: model.name,
     modelVersion: model.version,
     asOf,
@@ -44,6 +48,23 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
     return loader;
   };
 
+  // A refusal (inference queue full) refuses the whole request: later loaders of the same request
+  // (other aliases, other models, explanations) fail at once instead of queueing more work, and
+  // the client sees one OVERLOADED error (the server merges the copies) and retries.
+  let refusal: GraphQLError | undefined;
+  const unlessRefused = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (refusal) throw refusal;
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof QueueFullError) {
+        refusal ??= appError(ErrorCode.OVERLOADED, 'Inference is overloaded; retry shortly.');
+        throw refusal;
+      }
+      throw err;
+    }
+  };
+
   const present = async (ids: readonly string[], asOf: Date) => {
     const rows = await featureLoader(asOf).loadMany(ids);
     return rows.map((r) => {
@@ -54,24 +75,25 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
 
   return {
     prediction(model, asOf) {
-      const key = `${model.name}|${asOf.getTime()}`;
+      const key = `${model.identity}|${asOf.getTime()}`;
       let loader = predictions.get(key);
       if (!loader) {
         loader = new DataLoader(async (ids) => {
+          if (refusal) throw refusal;
           const asOfMs = asOf.getTime();
           const result = new Map<string, Prediction>();
           const misses: string[] = [];
           for (const id of ids) {
-            const hit = scoring.cache.get(id, model.version, asOfMs);
+            const hit = scoring.cache.get(id, model.identity, asOfMs);
             if (hit) result.set(id, toPrediction(model, id, asOf, hit.probabilities));
             else misses.push(id);
           }
           if (misses.length > 0) {
             const rows = await present(misses, asOf);
             const known = misses.filter((_, i) => rows[i] !== null);
-            const probabilities = await scoring.inference.predict(model.name, rows.filter((r) => r !== null));
+            const probabilities = await unlessRefused(() => scoring.inference.predict(model.name, rows.filter((r) => r !== null)));
             known.forEach((id, i) => {
-              scoring.cache.set(id, model.version, asOfMs, { probabilities: probabilities[i] });
+              scoring.cache.set(id, model.identity, asOfMs, { probabilities: probabilities[i] });
               result.set(id, toPrediction(model, id, asOf, probabilities[i]));
             });
           }
@@ -83,13 +105,14 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
     },
 
     explanation(model, asOf) {
-      const key = `${model.name}|${asOf.getTime()}`;
+      const key = `${model.identity}|${asOf.getTime()}`;
       let loader = explanations.get(key);
       if (!loader) {
         loader = new DataLoader(async (ids) => {
+          if (refusal) throw refusal;
           const rows = await present(ids, asOf);
           const known = rows.filter((r) => r !== null);
-          const explained = await scoring.explain(model, known, asOf);
+          const explained = await unlessRefused(() => scoring.explain(model, known, asOf));
           let i = 0;
           return rows.map((r) => (r === null ? null : explained[i++]));
         });

@@ -2,7 +2,8 @@ import { Arg, Ctx, FieldResolver, Float, Int, Query, Resolver, Root } from 'type
 import { GraphQLDateTimeISO } from 'graphql-scalars';
 import type { LoadedModel } from '../../inference/registry.js';
 import { UnknownModelError } from '../../inference/service.js';
-import { presentExplanation } from '../../scoring/explanation.js';
+import { presentExplanation, withholdUnreadable } from '../../scoring/explanation.js';
+import { derivedValueReadable } from '../auth/derived-data.js';
 import { explanationMethods } from '../../scoring/scoring.js';
 import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
@@ -30,14 +31,26 @@ function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
 
 async function explain(ctx: Context, prediction: Prediction, top: number, segment: string | null | undefined): Promise<Explanation | null> {
   if (!Number.isInteger(top) || top < 0 || top > MAX_TOP) throw badInput('top', `must be an integer from 0 to ${MAX_TOP}`);
-  const model = modelOf(ctx, prediction.model);
+  const model = prediction.loadedModel;
   const target = segment ?? prediction.segment;
   const classIndex = model.classes.indexOf(target);
   if (classIndex < 0) throw badInput('segment', `unknown segment "${target}" (known: ${model.classes.join(', ')})`);
   const explained = await ctx.predictionLoaders.explanation(model, prediction.asOf).load(prediction.customerId);
   if (!explained) return null;
+  // Derived data follows the policy of its sources: withheld before anything is phrased.
+  const inputs = withholdUnreadable(explained.inputs, derivedValueReadable(ctx.principal.role));
+  const probability = prediction.segmentProbabilities[classIndex]?.probability ?? 0;
+  const presented = presentExplanation(explained.attribution, classIndex, target, inputs, top, { probability, predicted: target === prediction.segment });
   return {
-    ...presentExplanation(explained.attribution, classIndex, target, explained.inputs, top),
+    ...presented,
+    contributions: presented.contributions.map((c) => ({
+      feature: c.feature,
+      label: c.label,
+      value: c.value,
+      displayValue: c.display,
+      withheld: c.withheld,
+      contribution: c.contribution,
+    })),
     method: explained.method,
     methodDescription: explanationMethods[explained.method] ?? explained.method,
   };

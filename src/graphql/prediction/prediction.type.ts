@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { GraphQLDateTimeISO, GraphQLJSONObject } from 'graphql-scalars';
+import type { LoadedModel } from '../../inference/registry.js';
 
 @ObjectType({ description: 'Probability of one segment.' })
 export class SegmentProbability {
@@ -10,8 +11,16 @@ export class SegmentProbability {
 @ObjectType({ description: 'What pushed the margin of the explained segment up (positive) or down (negative).' })
 export class Contribution {
   @Field(() => String, { description: 'Feature name as in the model card, or order[i] for the sequence model.' }) feature!: string;
-  @Field(() => String, { description: 'Human-readable name.' }) label!: string;
-  @Field(() => Float, { nullable: true, description: 'The input value (null when missing).' }) value!: number | null;
+  @Field(() => String, { description: 'Human-readable name (for an order: its date and amount, unless withheld).' }) label!: string;
+  @Field(() => Float, {
+    nullable: true,
+    description: 'The exact input value; null when missing, or when withheld because the credential may not read the customer data it is derived from.',
+  })
+  value!: number | null;
+  @Field(() => String, { nullable: true, description: 'The value for people, rounded with its unit ("4023 days", "$887.09"); null when `value` is.' })
+  displayValue!: string | null;
+  @Field(() => Boolean, { description: 'True when value, displayValue and any label or summary clause stating it are withheld from this credential (see README "Security").' })
+  withheld!: boolean;
   @Field(() => Float, { description: 'Contribution in the model\'s margin units (log-odds).' }) contribution!: number;
 }
 
@@ -24,12 +33,14 @@ export class Explanation {
   @Field(() => Float, { description: 'The model\'s margin (log-odds) for the segment.' }) margin!: number;
   @Field(() => [Contribution], { description: 'The largest contributions by magnitude.' }) contributions!: Contribution[];
   @Field(() => Float, { description: 'Sum of the contributions not listed.' }) restContribution!: number;
-  @Field(() => String, { description: 'One sentence for a dashboard.' }) summary!: string;
+  @Field(() => String, { description: 'One sentence for a dashboard: how likely the segment is and the two inputs weighing most in that direction.' }) summary!: string;
 }
 
 @ObjectType({ description: 'A model\'s prediction for one customer at one scoring time.' })
 export class Prediction {
   customerId!: string;
+  /** The served model that made it (its explanation must come from the same file). Not a GraphQL field. */
+  loadedModel!: LoadedModel;
   @Field(() => String) model!: string;
   @Field(() => String) modelVersion!: string;
   @Field(() => GraphQLDateTimeISO, { description: 'Features use orders up to this instant.' }) asOf!: Date;
