@@ -17,7 +17,7 @@ describe.each(databaseKinds)(`hostile-request corpus (${corpus.length} requests)
 
   beforeAll(async () => {
     t = await startTestServer(kind);
-    alice = (await t.db.prisma.customer.create({ data: { externalId: 'alice', name: 'Alice' } })).id;
+    alice = (await t.db.prisma.customer.create({ data: { externalId: 'alice', name: 'Alice', email: 'alice@example.com' } })).id;
     await t.db.prisma.order.create({ data: { customerId: alice, externalId: 'alice-1', orderedAt: new Date('2025-12-01T00:00:00Z'), amount: '12.50', itemCount: 1, currency: 'USD' } });
   });
   afterAll(async () => {

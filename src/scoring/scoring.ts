@@ -7,6 +7,7 @@ import type { ModelRow } from '../inference/tensors.js';
 import type { PredictionCache } from './cache.js';
 import type { Attribution, Explainer } from '../inference/explain/index.js';
 import { featureInputs, type ExplainedInput } from './explanation.js';
+import { endOfUtcDay } from './as-of.js';
 
 export interface Explained {
   method: string;
@@ -50,7 +51,7 @@ export class Scoring {
   asOf(requested?: Date | null, now = Date.now()): Date {
     if (requested) return requested;
     if (this.fixedAsOf) return this.fixedAsOf;
-    return new Date(Math.floor(now / DAY_MS) * DAY_MS + DAY_MS - 1);
+    return endOfUtcDay(now);
   }
 
   model(name?: string | null): LoadedModel {
