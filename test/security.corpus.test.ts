@@ -67,6 +67,37 @@ describe.each(databaseKinds)(`hostile-request corpus (${corpus.length} requests)
     results.push(`${label} → HTTP ${status} ${[...new Set(codes)].join(',')}`);
   });
 
+  // The other side of the full checks: the extreme values they let through must be ones the
+  // database reads (else they would surface as INTERNAL_SERVER_ERROR), and nothing valid is refused.
+  it('serves the extreme values the checks accept', async () => {
+    const c = (sort: string, value: string) => Buffer.from(JSON.stringify([sort, value, '00000000-0000-4000-8000-000000000000'])).toString('base64url');
+    const page = (args: string) => `customers(first: 1, ${args}) { totalCount edges { node { id } } }`;
+    const fields = [
+      page('filter: { createdFrom: "0001-01-01T00:00:00Z", createdTo: "9999-12-31T23:59:59.999Z" }'),
+      page('filter: { lastOrderFrom: "0001-01-01T00:00:00Z", lastOrderTo: "9999-12-31T23:59:59.999Z" }'),
+      page(`after: "${c('CREATED_AT:ASC', '0001-01-01 00:00:00+00')}"`),
+      page(`after: "${c('CREATED_AT:ASC', '2024-02-29 23:59:59.999999+05:30')}"`),
+      page(`after: "${c('CREATED_AT:ASC', '1900-01-01 00:00:00+00:53:28')}"`),
+      page(`orderBy: { field: LAST_ORDER_AT }, after: "${c('LAST_ORDER_AT:ASC', '-infinity')}"`),
+      page(`orderBy: { field: ORDER_COUNT }, after: "${c('ORDER_COUNT:ASC', '-2147483648')}"`),
+      page(`orderBy: { field: ORDER_COUNT, direction: DESC }, after: "${c('ORDER_COUNT:DESC', '2147483647')}"`),
+      page(`orderBy: { field: TOTAL_SPENT }, after: "${c('TOTAL_SPENT:ASC', '-999999999999999.9999999999')}"`),
+      page(`orderBy: { field: EXTERNAL_ID }, after: "${c('EXTERNAL_ID:ASC', '🦄 ünïcödé')}"`),
+      page(`orderBy: { field: PROBABILITY }, after: "${c('PROBABILITY:ASC:xgboost-segment', '1e-300')}"`),
+      page(`orderBy: { field: PROBABILITY }, after: "${c('PROBABILITY:ASC:xgboost-segment', '-Infinity')}"`),
+      page(`orderBy: { field: PROBABILITY, direction: DESC }, after: "${c('PROBABILITY:DESC:xgboost-segment', 'Infinity')}"`),
+      `customer(id: "$ALICE") { old: orders(after: "${c('orders', '0001-01-01T00:00:00.000Z')}") { totalCount edges { node { id } } } new: orders(after: "${c('orders', '9999-12-31T23:59:59.999Z')}") { edges { node { externalId } } } }`,
+    ];
+    for (const [i, field] of fields.entries()) {
+      const res = await t.post(JSON.stringify({ query: `{ f${i}: ${field} }`.replaceAll('$ALICE', alice) }));
+      expect(res.json.errors, `${field}: ${JSON.stringify(res.json.errors)}`).toBeUndefined();
+      expect(res.status).toBe(200);
+    }
+    // Dates far apart select what they should: Alice was created now, and ordered in 2025.
+    const all = await t.post(JSON.stringify({ query: '{ customers(filter: { createdFrom: "0001-01-01T00:00:00Z", createdTo: "9999-12-31T23:59:59.999Z" }) { totalCount } }' }));
+    expect(all.json.data.customers.totalCount).toBe(1);
+  });
+
   it('still answers a normal query afterwards', async () => {
     const res = await t.post(JSON.stringify({ query: '{ customers(first: 5) { totalCount edges { node { externalId stats { orderCount } } } } }' }));
     expect(res.status).toBe(200);

@@ -21,6 +21,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number) =>
 export class Readiness {
   private started = false;
   private expectedMigrations: string[] | undefined;
+  private probing: Promise<{ model: string; problem: string }[]> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -59,7 +60,11 @@ export class Readiness {
     // Every model must still answer a one-row inference (a released or broken session does not).
     const registry = this.scoring.inference.registry;
     const models = registry.list();
-    const unhealthy = await withTimeout(registry.probe(), 2_000).catch((err: Error) => models.map((m) => ({ model: m.name, problem: err.message })));
+    // Concurrent checks share one probe, so frequent polling cannot pile inferences up.
+    this.probing ??= withTimeout(registry.probe(), 5_000)
+      .catch((err: Error) => models.map((m) => ({ model: m.name, problem: `probe inference: ${err.message}` })))
+      .finally(() => (this.probing = undefined));
+    const unhealthy = await this.probing;
     const checks = { startup: this.started, database, migrations, models: models.length > 0 && unhealthy.length === 0 };
     return {
       ready: Object.values(checks).every(Boolean),
