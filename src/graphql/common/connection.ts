@@ -2,6 +2,7 @@
 // (the count query only runs when a client asks for it).
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { ErrorCode, appError, badInput } from '../errors.js';
+import { isStorableInstant, isStorableText } from './storable.js';
 
 @ObjectType({ description: 'Relay page information.' })
 export class PageInfo {
@@ -101,10 +102,6 @@ function isTimestampText(value: string): boolean {
   );
 }
 
-/** Text PostgreSQL can store: no NUL (and no lone surrogate, which would be silently replaced). */
-export const isStorableText = (value: string) => !value.includes('\u0000') && !loneSurrogate.test(value);
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 function isFloat8Text(value: string): boolean {
   if (value === 'Infinity' || value === '-Infinity') return true;
   if (!/^-?\d+(\.\d+)?(e[-+]?\d+)?$/.test(value)) return false;
@@ -128,13 +125,6 @@ export function isValidCursorValue(type: CursorValueType, value: string | null):
       return isFloat8Text(value);
   }
 }
-
-// Instants PostgreSQL's timestamptz and a 4-digit ISO year both hold.
-const firstInstant = Date.parse('0001-01-01T00:00:00.000Z');
-const lastInstant = Date.parse('9999-12-31T23:59:59.999Z');
-
-/** True for a Date PostgreSQL can store as timestamptz and JSON can carry as a 4-digit-year ISO string. */
-export const isStorableInstant = (date: Date) => !Number.isNaN(date.getTime()) && date.getTime() >= firstInstant && date.getTime() <= lastInstant;
 
 /** A cursor value written by `Date.toISOString()` (the orders cursor), or null when it is not one. */
 export function cursorInstant(value: string | null): Date | null {

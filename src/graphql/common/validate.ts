@@ -1,6 +1,6 @@
 // Input checks shared by the mutations. Each failure names the offending field.
 import { badInput } from '../errors.js';
-import { isStorableInstant, isStorableText } from './connection.js';
+import { isStorableInstant, isStorableText } from './storable.js';
 
 const externalIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@\/-]{0,127}$/;
 const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,}$/;
