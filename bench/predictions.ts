@@ -34,7 +34,7 @@ const post = async (query: string, variables: object = {}) => {
 };
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-const page = `query($asOf: DateTimeISO) { customers(first: 1000) { edges { node { id segment(asOf: $asOf) probability(asOf: $asOf) explanation(asOf: $asOf) { summary contributions { feature contribution } } } } } }`;
+const page = `query($asOf: ScoringTime) { customers(first: 1000) { edges { node { id segment(asOf: $asOf) probability(asOf: $asOf) explanation(asOf: $asOf) { summary contributions { feature contribution } } } } } }`;
 const times: number[] = [];
 let sql = 0, runs = 0, featureQueries = 0;
 for (let i = 0; i < Number(values.rounds) + 1; i++) {
@@ -49,7 +49,7 @@ for (let i = 0; i < Number(values.rounds) + 1; i++) {
 console.log(`customers(first: 1000) { segment probability explanation }: ${sql} SQL statements (${featureQueries} feature query), ${runs} session.run; latency median ${pct(times, 50).toFixed(0)} ms, p95 ${pct(times, 95).toFixed(0)} ms over ${times.length} runs`);
 
 const ids: string[] = (await post('{ customers(first: 1000) { edges { node { id } } } }')).customers.edges.map((e: any) => e.node.id);
-const one = `query($id: ID!, $asOf: DateTimeISO) { customer(id: $id) { segment(asOf: $asOf) probability(asOf: $asOf) } }`;
+const one = `query($id: ID!, $asOf: ScoringTime) { customer(id: $id) { segment(asOf: $asOf) probability(asOf: $asOf) } }`;
 const total = Number(values.requests);
 const r0 = scoring.inference.runs(config.DEFAULT_MODEL);
 let next = 0;

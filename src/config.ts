@@ -2,6 +2,7 @@
 // configuration table; a bad value stops start-up with a message that names the variable.
 import path from 'node:path';
 import { z } from 'zod';
+import { parseScoringTime, scoringTimeFormat } from './scoring/as-of.js';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(s)), 'must be a valid date');
@@ -60,7 +61,7 @@ const schema = z.object({
     .or(z.literal('').transform(() => undefined)),
   SCORING_AS_OF: z
     .string()
-    .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time')
+    .refine((s) => parseScoringTime(s) !== null, `must be ${scoringTimeFormat}`)
     .optional(),
 });
 

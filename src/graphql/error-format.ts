@@ -26,10 +26,23 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** True when `err` or an error it wraps (`originalError`, up to a few levels) is an instance of `kind`. */
+function causedBy(err: unknown, kind: new (...args: never[]) => Error): boolean {
+  for (let e = err as { originalError?: unknown } | undefined, depth = 0; e && depth < 4; e = e.originalError as typeof e, depth++) {
+    if (e instanceof kind) return true;
+  }
+  return false;
+}
+
 const passThrough = new Set<string>(Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR));
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const code = formatted.extensions?.code;
+  // A document nested deeper than the parser's recursion (e.g. thousands of `[` in a literal)
+  // overflows the stack while parsing; the client learns that, not the engine's own words.
+  if (code === ErrorCode.GRAPHQL_PARSE_FAILED && causedBy(error, RangeError)) {
+    return { message: 'Syntax Error: the document is nested too deeply to parse.', extensions: { code } };
+  }
   if (typeof code === 'string' && passThrough.has(code)) {
     // Apollo adds a stack trace in development; clients never need it.
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};

@@ -39,6 +39,8 @@ export const ErrorCode = {
   QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
   /** Too many requests from this client; retry after `Retry-After` seconds. (HTTP 429) */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** The request carries `extensions.persistedQuery` (automatic persisted queries are off): resend with `query`. (Apollo) */
+  PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
   /** Anything unexpected; details are logged, never sent. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;

@@ -105,6 +105,23 @@ export class ModelRegistry {
   async close(): Promise<void> {
     await Promise.all(this.list().map((m) => m.session.release().catch(() => {})));
   }
+
+  /**
+   * Runs each model's warm-up inference again (one all-missing row, straight on its session): the
+   * names of the models whose session no longer runs or no longer gives a distribution (released,
+   * broken), each with its first error line. Empty when every model serves.
+   */
+  async probe(): Promise<{ model: string; problem: string }[]> {
+    const results = await Promise.all(
+      this.list().map((m) =>
+        warmUp(m, m.name).then(
+          () => null,
+          (err: unknown) => ({ model: m.name, problem: firstLine(err) }),
+        ),
+      ),
+    );
+    return results.filter((r) => r !== null);
+  }
 }
 
 /** The cache identity of a model file: `name@version#sha256`. */

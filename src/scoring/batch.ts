@@ -139,8 +139,9 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_SCORE_PAGE_SIZE) {
     throw new ScoreOptionsError(`page size must be an integer from 1 to ${MAX_SCORE_PAGE_SIZE} (got ${pageSize})`);
   }
-  if (options.maxPages !== undefined && (!Number.isInteger(options.maxPages) || options.maxPages < 0)) {
-    throw new ScoreOptionsError(`maxPages must be a non-negative integer (got ${options.maxPages})`);
+  // Zero pages would open a run, score nothing and leave it "interrupted".
+  if (options.maxPages !== undefined && (!Number.isInteger(options.maxPages) || options.maxPages < 1)) {
+    throw new ScoreOptionsError(`maxPages must be a positive integer (got ${options.maxPages})`);
   }
   const pipelined = options.pipeline ?? db.kind === 'postgresql';
   const prisma = db.prisma;

@@ -9,14 +9,16 @@ import { openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { UnknownModelError } from '../inference/service.js';
 import { DEFAULT_SCORE_PAGE_SIZE, describeTimings, MAX_SCORE_PAGE_SIZE, ScoreOptionsError, scoreCustomers } from './batch.js';
+import { parseScoringTime, scoringTimeFormat } from './as-of.js';
 import { createScoring } from './setup.js';
 
 const USAGE = `Usage: npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress]
   --model NAME     model to score with (default: DEFAULT_MODEL)
-  --as-of ISO      scoring time, e.g. 2026-06-30T23:59:59.999Z (default: SCORING_AS_OF, else the end of today, UTC)
+  --as-of ISO      scoring time: a date-time (2026-06-30T12:00:00Z) or a date (2026-06-30 = the end of that UTC day)
+                   (default: SCORING_AS_OF, else the end of today, UTC)
   --page-size N    customers per page and transaction, 1–${MAX_SCORE_PAGE_SIZE} (default ${DEFAULT_SCORE_PAGE_SIZE})
   --restart        start over instead of resuming an unfinished (or re-running a finished) run
-  --max-pages N    stop after N pages (resumable), e.g. to score in slices
+  --max-pages N    stop after N ≥ 1 pages (resumable), e.g. to score in slices
   --progress       progress lines on stderr even when it is not a terminal`;
 
 class UsageError extends Error {}
@@ -59,12 +61,12 @@ async function main(): Promise<number> {
   const pageSize = positiveInt('page-size', values['page-size'], DEFAULT_SCORE_PAGE_SIZE, MAX_SCORE_PAGE_SIZE)!;
   if (pageSize < 1) throw new UsageError('--page-size must be at least 1');
   const maxPages = positiveInt('max-pages', values['max-pages'], undefined);
+  // Zero pages would start a run, score nothing and leave it "interrupted": a mistake, not a request.
+  if (maxPages === 0) throw new UsageError('--max-pages must be at least 1 (omit it to score every page)');
   let asOf: Date | undefined;
   if (values['as-of'] !== undefined) {
-    asOf = new Date(values['as-of']);
-    if (!/^\d{4}-\d{2}-\d{2}/.test(values['as-of']) || Number.isNaN(asOf.getTime())) {
-      throw new UsageError(`--as-of must be an ISO date or date-time (got ${JSON.stringify(values['as-of'])})`);
-    }
+    asOf = parseScoringTime(values['as-of']) ?? undefined;
+    if (!asOf) throw new UsageError(`--as-of must be ${scoringTimeFormat} (got ${JSON.stringify(values['as-of'])})`);
   }
 
   const cfg = loadConfig();

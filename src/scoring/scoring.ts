@@ -8,6 +8,7 @@ import type { PredictionCache } from './cache.js';
 import type { Attribution, Explainer } from '../inference/explain/index.js';
 import { SEQUENCE_SOURCES } from '../features/spec.js';
 import { featureInputs, withheldClause, type ExplainedInput } from './explanation.js';
+import { endOfUtcDay } from './as-of.js';
 
 export interface Explained {
   method: string;
@@ -56,7 +57,7 @@ export class Scoring {
   asOf(requested?: Date | null, now = Date.now()): Date {
     if (requested) return requested;
     if (this.fixedAsOf) return this.fixedAsOf;
-    return new Date(Math.floor(now / DAY_MS) * DAY_MS + DAY_MS - 1);
+    return endOfUtcDay(now);
   }
 
   model(name?: string | null): LoadedModel {

@@ -8,6 +8,7 @@ import { createLinearExplainer, createTreeShapExplainer, type Explainer } from '
 import { parseProviders, ProviderSelector } from '../inference/providers.js';
 import { ModelLoadError, ModelRegistry, type LoadedModel } from '../inference/registry.js';
 import { InferenceService, type InferenceObserver } from '../inference/service.js';
+import { parseScoringTime } from './as-of.js';
 import { PredictionCache } from './cache.js';
 import { Scoring } from './scoring.js';
 
@@ -73,6 +74,6 @@ export async function createScoring(config: Config, log: Logger, observer?: Infe
     new PredictionCache(config.PREDICTION_CACHE_CUSTOMERS, config.PREDICTION_CACHE_TTL_SECONDS),
     config.DEFAULT_MODEL,
     explainers,
-    config.SCORING_AS_OF ? new Date(config.SCORING_AS_OF) : undefined,
+    config.SCORING_AS_OF ? (parseScoringTime(config.SCORING_AS_OF) ?? undefined) : undefined,
   );
 }

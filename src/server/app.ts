@@ -21,6 +21,7 @@ import { ErrorCode } from '../graphql/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
+import { KnownOperationTypesRule } from '../graphql/common/operation-types.js';
 import type { Scoring } from '../scoring/scoring.js';
 import { Readiness } from './health.js';
 import type { Metrics } from './metrics.js';
@@ -130,7 +131,7 @@ export async function startServer(
     // signal handlers would race it and end the process before the database is closed.
     stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
-    validationRules: limits.validationRules as never,
+    validationRules: [...limits.validationRules, KnownOperationTypesRule] as never,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics), ...limits.plugins],
   });
   await apollo.start();

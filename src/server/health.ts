@@ -1,6 +1,7 @@
 // Liveness and readiness. The process listens before migrations and seeding finish, so /health/live
 // answers at once; /health/ready answers 200 only when start-up work is done, every committed
-// migration is applied, the database answers and every model is loaded (and was warmed up).
+// migration is applied, the database answers and every model is loaded and still answers a
+// one-row inference (re-run on each check, so a released or broken session makes it unready).
 import type { Database } from '../db/client.js';
 import { committedMigrationNames } from '../db/migrate.js';
 import type { Scoring } from '../scoring/scoring.js';
@@ -10,6 +11,8 @@ export interface ReadinessReport {
   checks: { startup: boolean; database: boolean; migrations: boolean; models: boolean };
   database: string;
   models: number;
+  /** Models whose probe inference failed (name and first error line); absent when all serve. */
+  unhealthyModels?: { model: string; problem: string }[];
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
@@ -18,6 +21,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number) =>
 export class Readiness {
   private started = false;
   private expectedMigrations: string[] | undefined;
+  private probing: Promise<{ model: string; problem: string }[]> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -53,8 +57,21 @@ export class Readiness {
       // database stays false; the table missing (fresh database) also means migrations are not applied
       database = await withTimeout(this.db.prisma.$queryRaw`SELECT 1`, 2_000).then(() => true, () => false);
     }
-    const models = this.scoring.inference.registry.list();
-    const checks = { startup: this.started, database, migrations, models: models.length > 0 };
-    return { ready: Object.values(checks).every(Boolean), checks, database: this.db.kind, models: models.length };
+    // Every model must still answer a one-row inference (a released or broken session does not).
+    const registry = this.scoring.inference.registry;
+    const models = registry.list();
+    // Concurrent checks share one probe, so frequent polling cannot pile inferences up.
+    this.probing ??= withTimeout(registry.probe(), 5_000)
+      .catch((err: Error) => models.map((m) => ({ model: m.name, problem: `probe inference: ${err.message}` })))
+      .finally(() => (this.probing = undefined));
+    const unhealthy = await this.probing;
+    const checks = { startup: this.started, database, migrations, models: models.length > 0 && unhealthy.length === 0 };
+    return {
+      ready: Object.values(checks).every(Boolean),
+      checks,
+      database: this.db.kind,
+      models: models.length,
+      ...(unhealthy.length ? { unhealthyModels: unhealthy } : {}),
+    };
   }
 }

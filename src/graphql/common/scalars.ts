@@ -1,5 +1,6 @@
 // Money travels as a decimal string ("12.50") so that no amount is ever rounded by a float.
 import { GraphQLScalarType, Kind } from 'graphql';
+import { parseScoringTime, scoringTimeFormat } from '../../scoring/as-of.js';
 
 const decimalPattern = /^-?\d{1,10}(\.\d{1,2})?$/;
 
@@ -24,5 +25,28 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
   parseLiteral(ast) {
     if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return parseDecimal(ast.kind === Kind.STRING ? ast.value : Number(ast.value));
     throw new TypeError('Decimal must be a string or number literal');
+  },
+});
+
+// The `asOf` arguments: the same text SCORING_AS_OF and `npm run score -- --as-of` accept, with the
+// same meaning (src/scoring/as-of.ts), so a date alone is the end of that UTC day everywhere.
+function parseScoringTimeInput(value: unknown): Date {
+  const time = typeof value === 'string' ? parseScoringTime(value) : null;
+  if (!time) throw new TypeError(`ScoringTime must be ${scoringTimeFormat}`);
+  return time;
+}
+
+export const ScoringTimeScalar = new GraphQLScalarType<Date, string>({
+  name: 'ScoringTime',
+  description:
+    'A scoring time: an ISO 8601 date-time (2015-12-31T12:00:00Z) is that instant; a date alone (2015-12-31) is the end of that UTC day (2015-12-31T23:59:59.999Z), as SCORING_AS_OF and `npm run score -- --as-of` read it.',
+  serialize(value) {
+    if (value instanceof Date) return value.toISOString();
+    throw new TypeError(`Cannot serialize ${typeof value} as ScoringTime`);
+  },
+  parseValue: parseScoringTimeInput,
+  parseLiteral(ast) {
+    if (ast.kind !== Kind.STRING) throw new TypeError('ScoringTime must be a string literal');
+    return parseScoringTimeInput(ast.value);
   },
 });

@@ -1,5 +1,6 @@
 // Input checks shared by the mutations. Each failure names the offending field.
 import { badInput } from '../errors.js';
+import { isStorableInstant, isStorableText } from './storable.js';
 
 const externalIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@\/-]{0,127}$/;
 const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,}$/;
@@ -11,17 +12,30 @@ export function externalId(field: string, value: string): string {
   return value;
 }
 
+// Control characters (NUL cannot be stored by PostgreSQL at all) and lone UTF-16 surrogates (which
+// would be stored as U+FFFD, silently changing the value) are refused in free text.
+const controlCharacter = /[\u0000-\u001f\u007f]/;
+
 export function requiredText(field: string, value: string | null | undefined, max: number): string {
   const text = value?.trim();
   if (!text) throw badInput(field, 'is required');
   if (text.length > max) throw badInput(field, `must be at most ${max} characters`);
+  if (controlCharacter.test(text) || !isStorableText(text)) throw badInput(field, 'must not contain control characters or invalid Unicode');
   return text;
 }
 
 export function email(field: string, value: string): string {
   const text = value.trim().toLowerCase();
-  if (text.length > 254 || !emailPattern.test(text)) throw badInput(field, 'is not a valid email address');
+  if (text.length > 254 || !emailPattern.test(text) || controlCharacter.test(text) || !isStorableText(text)) {
+    throw badInput(field, 'is not a valid email address');
+  }
   return text;
+}
+
+/** A time PostgreSQL can store and compare (years 0001–9999); year 0000 or −271821 is a client error. */
+export function storableTime(field: string, value: Date): Date {
+  if (!isStorableInstant(value)) throw badInput(field, 'must be a time from 0001-01-01 to 9999-12-31');
+  return value;
 }
 
 export function countryCode(field: string, value: string): string {

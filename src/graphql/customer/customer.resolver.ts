@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { LoadedModel } from '../../inference/registry.js';
 import { UnknownModelError } from '../../inference/service.js';
 import type { Context } from '../context.type.js';
-import { decodeCursor, encodeCursor, pageSize } from '../common/connection.js';
+import { cursorInstant, decodeCursor, encodeCursor, pageSize } from '../common/connection.js';
 import { uuid } from '../common/ids.js';
 import * as check from '../common/validate.js';
 import { ErrorCode, appError, badInput } from '../errors.js';
@@ -15,6 +15,10 @@ const defaultOrder: CustomerOrderBy = { field: CustomerSortField.CREATED_AT, dir
 
 function checkFilter(filter: CustomerFilter | null | undefined, scoreModel: LoadedModel): void {
   filter?.countries?.forEach((c, i) => check.countryCode(`filter.countries[${i}]`, c));
+  for (const field of ['createdFrom', 'createdTo', 'lastOrderFrom', 'lastOrderTo'] as const) {
+    const time = filter?.[field];
+    if (time != null) check.storableTime(`filter.${field}`, time);
+  }
   if (filter?.minOrderCount != null) check.intInRange('filter.minOrderCount', filter.minOrderCount, 0, 2 ** 31 - 1);
   if (filter?.maxOrderCount != null) check.intInRange('filter.maxOrderCount', filter.maxOrderCount, 0, 2 ** 31 - 1);
   if (filter?.segment != null && !scoreModel.classes.includes(filter.segment)) {
@@ -102,8 +106,10 @@ export class CustomerResolver {
   ): Promise<OrderConnection> {
     const size = pageSize(first, ctx.config.DEFAULT_PAGE_SIZE, ctx.config.MAX_PAGE_SIZE);
     const position = after ? decodeCursor(after, 'orders') : null;
-    const afterKey = position ? { orderedAt: new Date(position.value ?? ''), id: position.id } : null;
-    if (afterKey && Number.isNaN(afterKey.orderedAt.getTime())) throw appError(ErrorCode.INVALID_CURSOR, 'after: malformed cursor', { field: 'after' });
+    // The value must be an instant this server could have written (toISOString of a storable time).
+    const orderedAt = position ? cursorInstant(position.value) : null;
+    if (position && !orderedAt) throw appError(ErrorCode.INVALID_CURSOR, 'after: malformed cursor', { field: 'after' });
+    const afterKey = position && orderedAt ? { orderedAt, id: position.id } : null;
     const orders = await ctx.loaders.orders(size, afterKey).load(customer.id);
     const edges = orders.slice(0, size).map((order) => ({
       node: order,

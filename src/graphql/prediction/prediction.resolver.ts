@@ -1,5 +1,4 @@
 import { Arg, Ctx, FieldResolver, Float, Int, Query, Resolver, Root } from 'type-graphql';
-import { GraphQLDateTimeISO } from 'graphql-scalars';
 import type { LoadedModel } from '../../inference/registry.js';
 import { UnknownModelError } from '../../inference/service.js';
 import { presentExplanation, withholdUnreadable } from '../../scoring/explanation.js';
@@ -7,10 +6,11 @@ import { derivedValueReadable } from '../auth/derived-data.js';
 import { explanationMethods } from '../../scoring/scoring.js';
 import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
+import { ScoringTimeScalar } from '../common/scalars.js';
 import { badInput } from '../errors.js';
 import { Explanation, ModelInfo, Prediction, SegmentProbability } from './prediction.type.js';
 
-const asOfDescription = 'Scoring time: features use orders up to this instant. Default: SCORING_AS_OF, else the end of the current UTC day.';
+const asOfDescription = 'Scoring time: features use orders up to this instant; a date alone means the end of that UTC day. Default: SCORING_AS_OF, else the end of the current UTC day.';
 const MAX_TOP = 100;
 
 function modelOf(ctx: Context, name: string | null | undefined, field = 'model'): LoadedModel {
@@ -62,26 +62,26 @@ export class CustomerPredictionResolver {
   prediction(
     @Root() customer: Customer,
     @Arg('model', () => String, { nullable: true }) model: string | null,
-    @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null,
+    @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null,
     @Ctx() ctx: Context,
   ): Promise<Prediction | null> {
     return ctx.predictionLoaders.prediction(modelOf(ctx, model), scoringTime(ctx, asOf)).load(customer.id);
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'The segment the customer is heading for (default model).' })
-  async segment(@Root() customer: Customer, @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null, @Ctx() ctx: Context) {
+  async segment(@Root() customer: Customer, @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null, @Ctx() ctx: Context) {
     return (await this.prediction(customer, null, asOf, ctx))?.segment ?? null;
   }
 
   @FieldResolver(() => Float, { nullable: true, description: 'Probability of `segment`.' })
-  async probability(@Root() customer: Customer, @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null, @Ctx() ctx: Context) {
+  async probability(@Root() customer: Customer, @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null, @Ctx() ctx: Context) {
     return (await this.prediction(customer, null, asOf, ctx))?.probability ?? null;
   }
 
   @FieldResolver(() => [SegmentProbability], { nullable: true, description: 'Every segment\'s probability (default model); sums to 1.' })
   async segmentProbabilities(
     @Root() customer: Customer,
-    @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null,
+    @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null,
     @Ctx() ctx: Context,
   ) {
     return (await this.prediction(customer, null, asOf, ctx))?.segmentProbabilities ?? null;
@@ -92,7 +92,7 @@ export class CustomerPredictionResolver {
     @Root() customer: Customer,
     @Arg('top', () => Int, { defaultValue: 5, description: `Contributions to list (0–${MAX_TOP}).` }) top: number,
     @Arg('segment', () => String, { nullable: true, description: 'Explain this segment instead of the predicted one.' }) segment: string | null,
-    @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null,
+    @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null,
     @Ctx() ctx: Context,
   ): Promise<Explanation | null> {
     const prediction = await this.prediction(customer, null, asOf, ctx);
