@@ -10,7 +10,7 @@ import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { DateFormatError, checkTimeZone, toLuxonFormat } from './dates.js';
-import { ImportError, importFiles, parseColumnMap, type ImportFormat, type ImportProgress } from './import.js';
+import { ImportError, checkInputFiles, importFiles, parseColumnMap, type ImportFormat, type ImportProgress } from './import.js';
 
 const USAGE = `Usage: npm run import -- --orders FILE [--customers FILE] [--format csv|cdnow|line-items]
                          [--map target=source,...] [--date-format FMT] [--timezone ZONE]
@@ -95,6 +95,9 @@ async function main() {
   const onProgress = showProgress
     ? (p: ImportProgress) => process.stderr.write(`${p.phase} ${p.file}: ${fmt(p.rows)} rows (${fmt(Math.round(p.rowsPerSecond))} rows/s)\n`)
     : undefined;
+
+  // Unusable files are refused before the database is opened.
+  await checkInputFiles({ orders: values.orders, customers: values.customers });
 
   const cfg = loadConfig();
   const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.dataDir, poolSize: 2 });

@@ -323,6 +323,24 @@ async function syntaxChecked(failFile: Fail, pass: () => Promise<void>): Promise
   }
 }
 
+/**
+ * The input files as files: they exist and are plain text (not gzip, ZIP/xlsx, UTF-16 or binary).
+ * Throws ImportError with file errors; returns the orders file's first line (format detection).
+ * The CLI runs it before opening the database; importFiles runs it again.
+ */
+export async function checkInputFiles(options: Pick<ImportOptions, 'orders' | 'customers'>): Promise<string> {
+  const name = (f: string) => path.relative(process.cwd(), f) || f;
+  const errors: RowError[] = [];
+  const orders = await inspectFile(options.orders);
+  if (!orders.ok) errors.push({ file: name(options.orders), line: 0, reason: orders.reason, fileError: true });
+  if (options.customers) {
+    const customers = await inspectFile(options.customers);
+    if (!customers.ok) errors.push({ file: name(options.customers), line: 0, reason: customers.reason, fileError: true });
+  }
+  if (errors.length > 0 || !orders.ok) throw new ImportError(errors, errors.length, errors.length);
+  return orders.firstLine;
+}
+
 /** Validates and imports the files; throws ImportError (nothing written) on any bad row. */
 export async function importFiles(db: Pick<Database, 'prisma'>, options: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
@@ -351,17 +369,11 @@ export async function importFiles(db: Pick<Database, 'prisma'>, options: ImportO
   };
 
   // ── the files themselves ───────────────────────────────────────────────────────────────────────
-  const ordersFile = await inspectFile(options.orders);
-  if (!ordersFile.ok) failIn(ordersName, true)(0, ordersFile.reason);
-  if (options.customers) {
-    const customersFile = await inspectFile(options.customers);
-    if (!customersFile.ok) failIn(customersName!, true)(0, customersFile.reason);
-  }
-  if (errorCount > 0 || !ordersFile.ok) throw refuse();
+  const firstLine = await checkInputFiles(options);
   let format: ImportFormat;
   if (options.format) format = options.format;
   else {
-    const detected = formatOf(ordersFile.firstLine);
+    const detected = formatOf(firstLine);
     if (detected === null) throw (failIn(ordersName, true)(1, 'cannot detect the format (neither CSV with a header nor CDNOW); pass --format csv|cdnow|line-items'), refuse());
     format = detected;
   }
