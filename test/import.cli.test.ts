@@ -91,7 +91,7 @@ describe('import CLI: files it cannot read', () => {
 describe.each(databaseKinds)('import CLI on %s', (kind) => {
   let t: TestDatabase | undefined;
   const dataDir = path.join(os.tmpdir(), `cia-import-cli-${kind}-${process.pid}`);
-  const env = () => (kind === 'postgresql' ? { DATABASE_URL: t!.url! } : { DATA_DIR: dataDir, DATABASE_URL: '' });
+  const env = (): Record<string, string> => (kind === 'postgresql' ? { DATABASE_URL: t!.url! } : { DATA_DIR: dataDir, DATABASE_URL: '' });
   /** Reads the database the CLI wrote (PGlite has one owner: opened only while no CLI runs). */
   async function inDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
     if (kind === 'postgresql') return fn(t!.db);

@@ -494,6 +494,7 @@ describe.each(databaseKinds)('conflicts, bounds and other exports on %s', (kind)
       ['z3', 'tz-1', '2024-07-01T07:00:00.000Z', '0.00', 1, 'USD', 'paid', false],
       ['z4', 'tz-1', '2024-07-01T09:00:00.000Z', '0.00', 1, 'USD', 'paid', false],
     ]);
+    await expect(importFiles(t.db, { orders: iso, timeZone: 'Europe/Atlantis' })).rejects.toThrow('--timezone "Europe/Atlantis" is not an IANA time zone');
     // Importing z3 again with an amount is a conflict: the database knows it has none.
     const withAmount = await file('iso-amount.csv', 'order_id,customer_id,ordered_at,amount\nz3,tz-1,2024-07-01T07:00:00Z,0.00\n');
     expect((await importError(importFiles(t.db, { orders: withAmount }))).errors[0].reason).toContain('amount "0.00" here, no amount in the database');

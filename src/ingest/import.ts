@@ -29,7 +29,7 @@ import {
   type CustomerRow,
   type RawSqlClient,
 } from './bulk.js';
-import { dateParser } from './dates.js';
+import { checkTimeZone, dateParser } from './dates.js';
 import { CUSTOMER_COLUMNS, ORDER_COLUMNS } from './format.js';
 import {
   FileSyntaxError,
@@ -220,7 +220,7 @@ type Fail = (line: number, reason: string) => void;
 
 /** Reads ordered_at / created_at as the options say: ISO 8601 (zone-less = --timezone) or --date-format. */
 function whenParser(options: ImportOptions): WhenParser {
-  const zone = options.timeZone ?? 'UTC';
+  const zone = checkTimeZone(options.timeZone ?? 'UTC');
   if (options.dateFormat !== undefined) {
     const parseWith = dateParser(options.dateFormat, zone);
     return (text, field) => {
