@@ -78,3 +78,18 @@ export function dateParser(format: string, zone = 'UTC'): (text: string) => Date
     return last;
   };
 }
+
+/**
+ * For ISO times written without an offset: a wall-clock time in `zone` (given as if it were UTC
+ * milliseconds) → the instant. Luxon resolves DST gaps (shifted forward) and overlaps (earlier offset).
+ */
+export function wallClockToInstant(zone: string): (wallClockMs: number) => number {
+  checkTimeZone(zone);
+  return (ms) => {
+    const d = new Date(ms);
+    return DateTime.fromObject(
+      { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(), millisecond: d.getUTCMilliseconds() },
+      { zone },
+    ).toMillis();
+  };
+}

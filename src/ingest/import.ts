@@ -29,7 +29,7 @@ import {
   type CustomerRow,
   type RawSqlClient,
 } from './bulk.js';
-import { checkTimeZone, dateParser } from './dates.js';
+import { checkTimeZone, dateParser, wallClockToInstant } from './dates.js';
 import { CUSTOMER_COLUMNS, ORDER_COLUMNS } from './format.js';
 import {
   FileSyntaxError,
@@ -69,7 +69,6 @@ import {
   stagedCounts,
   type Conflict,
 } from './staging.js';
-import { DateTime } from 'luxon';
 
 export type { ImportFormat, ColumnMap } from './parse.js';
 
@@ -230,14 +229,7 @@ function whenParser(options: ImportOptions): WhenParser {
     };
   }
   if (zone === 'UTC') return (text, field) => parseTimestamp(text, field);
-  // The wall-clock time in `zone` → the instant (luxon resolves DST gaps and overlaps).
-  const localToUtc = (ms: number) => {
-    const d = new Date(ms);
-    return DateTime.fromObject(
-      { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(), millisecond: d.getUTCMilliseconds() },
-      { zone },
-    ).toMillis();
-  };
+  const localToUtc = wallClockToInstant(zone);
   return (text, field) => parseTimestamp(text, field, localToUtc);
 }
 

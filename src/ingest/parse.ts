@@ -210,8 +210,8 @@ export function parseDay(s: string, field: string): Parsed<string> {
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$/;
 
 /**
- * ISO-8601 timestamp or plain date. Without a zone the time is taken as UTC, or as local time in
- * `zoneOffset`'s zone when given (a function: the offset depends on the date, DST).
+ * ISO-8601 timestamp or plain date. Without an offset the time is taken as UTC, or converted by
+ * `localToUtc` (wall-clock time of --timezone → instant; the offset depends on the date, DST).
  * Sub-millisecond digits are truncated (the database stores milliseconds).
  */
 export function parseTimestamp(s: string, field: string, localToUtc?: (wallClockMs: number) => number): Parsed<Date> {
