@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportDemoCsv } from '../src/demo/export.js';
 import { generateCustomers } from '../src/demo/generator.js';
 import { ImportError, importFiles, parseColumnMap } from '../src/ingest/import.js';
-import { detectFormat, parseAmount, parseTimestamp } from '../src/ingest/parse.js';
+import { dateParser, toLuxonFormat } from '../src/ingest/dates.js';
+import { detectFormat, inspectFile, parseAmount, parseTimestamp, quote } from '../src/ingest/parse.js';
+import { gzipSync } from 'node:zlib';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/databases.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/ingest');
@@ -66,6 +68,53 @@ describe('field parsing', () => {
   });
 });
 
+describe('dates, echoed values and file inspection', () => {
+  it('--date-format: moment-style tokens through luxon, strict, in a time zone', () => {
+    expect(toLuxonFormat('DD-MM-YYYY')).toBe('dd-MM-yyyy');
+    expect(toLuxonFormat('MM/DD/YYYY HH:mm')).toBe('MM/dd/yyyy HH:mm');
+    expect(toLuxonFormat('YYYY-MM-DD[T]HH:mm')).toBe("yyyy-MM-dd'T'HH:mm");
+    expect(() => toLuxonFormat('DD-MM-YYYY Q')).toThrow(/unknown token "Q"/);
+    expect(() => toLuxonFormat('DD-MM')).toThrow(/no year/);
+    const dmy = dateParser('DD-MM-YYYY');
+    expect(dmy('21-07-2015')?.toISOString()).toBe('2015-07-21T00:00:00.000Z');
+    expect(dmy('31-02-2015')).toBeNull();
+    expect(dmy('2015-07-21')).toBeNull();
+    // Winter (GMT) and summer (BST) in London; 6/1 is 1 June with M/D.
+    const london = dateParser('M/D/YYYY H:mm', 'Europe/London');
+    expect(london('12/1/2010 8:26')?.toISOString()).toBe('2010-12-01T08:26:00.000Z');
+    expect(london('6/1/2011 8:26')?.toISOString()).toBe('2011-06-01T07:26:00.000Z');
+    expect(dateParser('MM/DD/YYYY HH:mm', 'America/New_York')('12/31/2024 23:30')?.toISOString()).toBe('2025-01-01T04:30:00.000Z');
+  });
+
+  it('values echoed in reasons are escaped and truncated', () => {
+    expect(quote('abc')).toBe('"abc"');
+    expect(quote('a\u001b[31mred\u0000')).toBe('"a\\u001b[31mred\\u0000"');
+    expect(quote('\u202eevil\u0085')).toBe('"\\u202eevil\\u0085"');
+    expect(quote('x'.repeat(100))).toBe(`"${'x'.repeat(40)}…"`);
+    expect(parseAmount('\u001b[2J')).toEqual({ ok: false, reason: 'amount "\\u001b[2J" is not a number' });
+  });
+
+  it('refuses gzip, ZIP/xlsx, UTF-16 and binary input before reading rows', async () => {
+    const write = async (name: string, data: Buffer | string) => {
+      const f = path.join(tmp, name);
+      await writeFile(f, data);
+      return f;
+    };
+    const reason = async (f: string) => {
+      const r = await inspectFile(f);
+      return r.ok ? `ok: ${r.firstLine}` : r.reason;
+    };
+    expect(await reason(await write('o.csv.gz', gzipSync('customer_id,ordered_at,amount\n')))).toMatch(/^is gzip-compressed: decompress it first/);
+    expect(await reason(await write('o.xlsx', Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3])))).toMatch(/^is a ZIP archive/);
+    expect(await reason(await write('o16.csv', Buffer.from('\ufeffa,b\n', 'utf16le')))).toBe('is UTF-16 text: save it as UTF-8');
+    expect(await reason(await write('o.bin', Buffer.from([0x41, 0x42, 0x00, 0x43])))).toBe('is not a text file (a NUL byte at offset 2): binary input is not imported');
+    expect(await reason(await write('ctl.csv', Buffer.from('a,b\n' + '\u0001\u0002\u0003'.repeat(10))))).toMatch(/^is not a text file \(30 control bytes/);
+    expect(await reason(await write('empty.csv', ''))).toBe('the file is empty');
+    expect(await reason(path.join(tmp, 'missing.csv'))).toBe('no such file');
+    expect(await reason(fx('orders.csv'))).toBe('ok: order_id,customer_id,ordered_at,amount,item_count,currency,status');
+  });
+});
+
 describe.each(databaseKinds)('importFiles on %s', (kind) => {
   let t: TestDatabase;
   const counts = async () => ({ customers: await t.db.prisma.customer.count(), orders: await t.db.prisma.order.count() });
@@ -111,7 +160,8 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
       customersExisting: 0,
       placeholderCustomers: 0,
       ordersInserted: 6,
-      ordersSkipped: 0,
+      ordersExisting: 0,
+      duplicateRows: 0,
       dryRun: false,
     });
     expect(await counts()).toEqual({ customers: 4, orders: 6 });
@@ -137,17 +187,22 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
     ]);
 
     const again = await importFiles(t.db, { orders: fx('orders.csv'), customers: fx('customers.csv') });
-    expect(again).toMatchObject({ customersInserted: 0, customersExisting: 4, ordersInserted: 0, ordersSkipped: 6 });
+    expect(again).toMatchObject({ customersInserted: 0, customersExisting: 4, ordersInserted: 0, ordersExisting: 6 });
     expect(await counts()).toEqual({ customers: 4, orders: 6 });
   });
 
   it('reads other column names through map; orders may reference customers already in the database', async () => {
     const map = { order_id: 'txn', customer_id: 'client', ordered_at: 'when', amount: 'total', item_count: 'qty' };
     const unmapped = await importError(importFiles(t.db, { orders: fx('orders-mapped.csv') }));
-    expect(unmapped.message).toMatch(/orders-mapped\.csv:1: missing column "customer_id", "ordered_at", "amount" in the header/);
+    // A header problem is a file error, not a bad row.
+    expect(unmapped.message.split('\n')).toEqual([
+      'test/fixtures/ingest/orders-mapped.csv:1: header: missing column "customer_id", "ordered_at", "amount" (found: "txn", "client", "when", "total", "qty")',
+      '1 file error; nothing was imported.',
+    ]);
+    expect(unmapped.fileErrorCount).toBe(1);
 
     const s = await importFiles(t.db, { orders: fx('orders-mapped.csv'), map, currency: 'GBP' });
-    expect(s).toMatchObject({ orderRowsRead: 3, customersInserted: 0, customersExisting: 2, ordersInserted: 3, ordersSkipped: 0 });
+    expect(s).toMatchObject({ orderRowsRead: 3, customersInserted: 0, customersExisting: 2, ordersInserted: 3, ordersExisting: 0 });
     const t2 = await t.db.prisma.order.findUniqueOrThrow({ where: { externalId: 't-2' }, include: { customer: true } });
     expect(t2).toMatchObject({ itemCount: 2, currency: 'GBP', status: 'paid' });
     expect(t2.amount.toFixed(2)).toBe('20.50');
@@ -161,13 +216,13 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
     const orders = path.join(tmp, `${kind}-orders-email.csv`);
     await writeFile(orders, 'customer_id,ordered_at,amount\nz-1,2024-01-01,1.00\n');
     const err = await importError(importFiles(t.db, { orders, customers }));
-    expect(err.errors).toEqual([{ file: path.relative(process.cwd(), customers), line: 3, reason: 'email ada@example.com already belongs to customer "c-001" in the database' }]);
+    expect(err.errors).toEqual([{ file: path.relative(process.cwd(), customers), line: 3, reason: 'email "ada@example.com" already belongs to customer "c-001" in the database' }]);
     expect(await counts()).toEqual({ customers: 4, orders: 9 });
   });
 
   it('imports the CDNOW format with placeholder customers and deterministic ids', async () => {
     const s = await importFiles(t.db, { orders: fx('cdnow-small.txt') });
-    expect(s).toMatchObject({ format: 'cdnow', orderRowsRead: 30, customersInserted: 13, placeholderCustomers: 13, ordersInserted: 30, ordersSkipped: 0 });
+    expect(s).toMatchObject({ format: 'cdnow', orderRowsRead: 30, ordersInFile: 30, customersInserted: 13, placeholderCustomers: 13, ordersInserted: 30, ordersExisting: 0 });
     const cdnowOrders = await t.db.prisma.order.findMany({ where: { externalId: { startsWith: 'cdnow-' } }, orderBy: { externalId: 'asc' } });
     expect(cdnowOrders).toHaveLength(30);
     expect(cdnowOrders.reduce((sum, o) => sum + Math.round(Number(o.amount) * 100), 0)).toBe(71369);
@@ -186,11 +241,11 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
     expect(cdnowOrders.every((o) => o.currency === 'USD' && o.status === 'paid')).toBe(true);
 
     const again = await importFiles(t.db, { orders: fx('cdnow-small.txt'), format: 'cdnow' });
-    expect(again).toMatchObject({ customersInserted: 0, customersExisting: 13, ordersInserted: 0, ordersSkipped: 30 });
+    expect(again).toMatchObject({ customersInserted: 0, customersExisting: 13, ordersInserted: 0, ordersExisting: 30 });
 
     // The headerless 5-column sample layout (CRLF) shares the id scheme: known rows are duplicates.
     const sample = await importFiles(t.db, { orders: fx('cdnow-sample-small.txt') });
-    expect(sample).toMatchObject({ orderRowsRead: 4, customersInserted: 1, customersExisting: 1, ordersInserted: 2, ordersSkipped: 2 });
+    expect(sample).toMatchObject({ orderRowsRead: 4, customersInserted: 1, customersExisting: 1, ordersInserted: 2, ordersExisting: 2 });
     expect(await t.db.prisma.order.count({ where: { customer: { externalId: 'cdnow-00031' } } })).toBe(2);
   });
 
@@ -212,6 +267,7 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
     const err = await importError(importFiles(t.db, { orders: file }));
     expect(err.errors).toHaveLength(1);
     expect(err.errors[0].reason).toMatch(/^CSV syntax error: .*quote/i);
+    expect(err.fileErrorCount).toBe(1);
     expect(await t.db.prisma.customer.count({ where: { externalId: 'q-1' } })).toBe(0);
   });
 
@@ -253,5 +309,194 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
         orders: c.orders.map((o) => [o.externalId, o.orderedAt.toISOString(), o.amount, o.itemCount, o.currency, o.status]),
       })),
     );
+  });
+});
+
+describe.each(databaseKinds)('conflicts, bounds and other exports on %s', (kind) => {
+  let t: TestDatabase;
+  const file = async (name: string, text: string) => {
+    const f = path.join(tmp, `${kind}-${name}`);
+    await writeFile(f, text);
+    return f;
+  };
+  const rel = (f: string) => path.relative(process.cwd(), f);
+  const ordersOf = async (customerPrefix: string) =>
+    (
+      await t.db.prisma.order.findMany({
+        where: { customer: { externalId: { startsWith: customerPrefix } } },
+        orderBy: { externalId: 'asc' },
+        include: { customer: { select: { externalId: true } } },
+      })
+    ).map((o) => [o.externalId, o.customer.externalId, o.orderedAt.toISOString(), o.amount.toFixed(2), o.itemCount, o.currency, o.status, o.amountKnown]);
+
+  beforeAll(async () => {
+    t = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('refuses an order_id repeated with different content (every conflicting line), skips identical repeats', async () => {
+    const f = await file('dup.csv', 'order_id,customer_id,ordered_at,amount\nd1,dup-1,2024-01-01,10.00\nd1,dup-1,2024-01-01,12.00\nd1,dup-1,2024-01-02,10.00\nd1,dup-1,2024-01-01,10\n');
+    const err = await importError(importFiles(t.db, { orders: f }));
+    expect(err.message.split('\n')).toEqual([
+      `${rel(f)}:3: order_id "d1" repeats line 2 with different content: amount "12.00" here, "10.00" there`,
+      `${rel(f)}:4: order_id "d1" repeats line 2 with different content: ordered_at "2024-01-02T00:00:00.000Z" here, "2024-01-01T00:00:00.000Z" there`,
+      '2 bad rows; nothing was imported.',
+    ]);
+    expect(await t.db.prisma.customer.count({ where: { externalId: 'dup-1' } })).toBe(0);
+
+    // Identical repeats (10 = 10.00) are skipped and counted.
+    const same = await file('same.csv', 'order_id,customer_id,ordered_at,amount\nd1,dup-1,2024-01-01,10.00\nd1,dup-1,2024-01-01,10\nd2,dup-1,2024-01-03,1.00\n');
+    expect(await importFiles(t.db, { orders: same })).toMatchObject({ orderRowsRead: 3, ordersInFile: 2, ordersInserted: 2, duplicateRows: 1, ordersExisting: 0 });
+  });
+
+  it('refuses an order already in the database with other content (IDEMPOTENCY_CONFLICT) and changes nothing', async () => {
+    const changed = await file('changed.csv', 'order_id,customer_id,ordered_at,amount\nd2,dup-1,2024-01-03,1.00\nd3,dup-1,2024-01-04,3.00\nd1,dup-1,2024-01-01,11.50\n');
+    const err = await importError(importFiles(t.db, { orders: changed }));
+    expect(err.errors).toEqual([
+      { file: rel(changed), line: 4, reason: 'order "d1" is already in the database with different content (IDEMPOTENCY_CONFLICT): amount "11.50" here, "10.00" in the database' },
+    ]);
+    expect(await ordersOf('dup-')).toEqual([
+      ['d1', 'dup-1', '2024-01-01T00:00:00.000Z', '10.00', 1, 'USD', 'paid', true],
+      ['d2', 'dup-1', '2024-01-03T00:00:00.000Z', '1.00', 1, 'USD', 'paid', true],
+    ]);
+    // Another customer under the same order id is a conflict too.
+    const moved = await file('moved.csv', 'order_id,customer_id,ordered_at,amount\nd2,dup-2,2024-01-03,1.00\n');
+    expect((await importError(importFiles(t.db, { orders: moved }))).errors[0].reason).toContain('customer_id "dup-2" here, "dup-1" in the database');
+    expect(await t.db.prisma.customer.count({ where: { externalId: 'dup-2' } })).toBe(0);
+  });
+
+  it('applies the API bounds to order times: after 1970, at most ORDER_FUTURE_TOLERANCE_SECONDS ahead', async () => {
+    const now = new Date('2026-06-01T12:00:00Z');
+    const f = await file('bounds.csv', [
+      'order_id,customer_id,ordered_at,amount',
+      'b1,bnd-1,2035-01-01T00:00:00Z,1.00',
+      'b2,bnd-1,1850-01-01,1.00',
+      'b3,bnd-1,1969-12-31T23:59:59Z,1.00',
+      'b4,bnd-1,2026-06-01T12:05:00Z,1.00',
+      'b5,bnd-1,2026-06-01T12:05:01Z,1.00',
+      '',
+    ].join('\n'));
+    const err = await importError(importFiles(t.db, { orders: f, now, futureToleranceSeconds: 300 }));
+    expect(err.errors.map((e) => [e.line, e.reason])).toEqual([
+      [2, 'ordered_at "2035-01-01T00:00:00Z" must not be more than 300 seconds in the future'],
+      [3, 'ordered_at "1850-01-01" must be a time after 1970-01-01'],
+      [4, 'ordered_at "1969-12-31T23:59:59Z" must be a time after 1970-01-01'],
+      [6, 'ordered_at "2026-06-01T12:05:01Z" must not be more than 300 seconds in the future'],
+    ]);
+    // The same rows through the API's own check (one source of truth).
+    const { pastTime } = await import('../src/graphql/common/validate.js');
+    expect(() => pastTime('input.orderedAt', new Date('2026-06-01T12:05:00Z'), 300, now.getTime())).not.toThrow();
+    expect(() => pastTime('input.orderedAt', new Date('2026-06-01T12:05:01Z'), 300, now.getTime())).toThrow('must not be more than 300 seconds in the future');
+    // CDNOW rows obey them too.
+    const cd = await file('bounds-cdnow.txt', '00001 18500101 1 1.00\n00001 19970101 1 1.00\n');
+    expect((await importError(importFiles(t.db, { orders: cd }))).errors.map((e) => [e.line, e.reason])).toEqual([[1, 'date 18500101 must be a time after 1970-01-01']]);
+    expect(await t.db.prisma.customer.count({ where: { externalId: { in: ['bnd-1', 'cdnow-00001'] } } })).toBe(0);
+  });
+
+  const retail = {
+    format: 'line-items' as const,
+    map: { order_id: 'InvoiceNo', customer_id: 'CustomerID', ordered_at: 'InvoiceDate', quantity: 'Quantity', unit_price: 'UnitPrice' },
+    dateFormat: 'M/D/YYYY H:mm',
+    timeZone: 'Europe/London',
+    cancelPrefix: 'C',
+    currency: 'GBP',
+  };
+
+  it('line items (UCI Online Retail layout): lines → orders, sums, cancellations as refunds, rows without customer', async () => {
+    // Without --skip-missing-customer the two anonymous lines are bad rows.
+    const refused = await importError(importFiles(t.db, { orders: fx('online-retail-small.csv'), ...retail }));
+    expect(refused.errors.map((e) => [e.line, e.reason])).toEqual([
+      [11, 'customer_id is missing (--skip-missing-customer skips such lines and counts them)'],
+      [16, 'customer_id is missing (--skip-missing-customer skips such lines and counts them)'],
+    ]);
+    expect(await t.db.prisma.order.count({ where: { currency: 'GBP' } })).toBe(0);
+
+    const s = await importFiles(t.db, { orders: fx('online-retail-small.csv'), ...retail, skipMissingCustomer: true });
+    expect(s).toMatchObject({ format: 'line-items', orderRowsRead: 17, rowsWithoutCustomer: 2, ordersInFile: 8, ordersInserted: 8, customersInserted: 5, amountsKnown: true });
+    const orders = (await t.db.prisma.order.findMany({ where: { currency: 'GBP' }, orderBy: { externalId: 'asc' }, include: { customer: true } })).map((o) => [
+      o.externalId, o.customer.externalId, o.orderedAt.toISOString(), o.amount.toFixed(2), o.itemCount, o.status,
+    ]);
+    expect(orders).toEqual([
+      ['536365', '17850', '2010-12-01T08:26:00.000Z', '57.64', 20, 'paid'], // 6×2.55 + 6×3.39 + 8×2.75
+      ['536366', '17850', '2010-12-01T08:28:00.000Z', '22.20', 12, 'paid'],
+      ['536367', '13047', '2010-12-01T08:34:00.000Z', '66.68', 38, 'paid'],
+      ['536400', '13448', '2010-12-01T10:59:00.000Z', '41.30', 14, 'paid'], // lines at 10:59 and 11:00: the earliest
+      ['536401', '13448', '2010-12-02T09:00:00.000Z', '1.26', 4, 'paid'], // 3×0.001 + 1×1.255 = 1.258 → 1.26
+      ['556201', '17850', '2011-06-09T09:05:00.000Z', '38.70', 26, 'paid'], // 10:05 BST
+      ['C536379', '14527', '2010-12-01T09:41:00.000Z', '27.50', 1, 'refunded'],
+      ['C536383', '15311', '2010-12-01T09:49:00.000Z', '4.65', 1, 'refunded'],
+    ]);
+    expect((await t.db.prisma.customer.findUniqueOrThrow({ where: { externalId: '17850' } })).createdAt.toISOString()).toBe('2010-12-01T08:26:00.000Z');
+
+    // Re-import: nothing new. A changed line changes the sum: a conflict with the stored order.
+    expect(await importFiles(t.db, { orders: fx('online-retail-small.csv'), ...retail, skipMissingCustomer: true })).toMatchObject({ ordersInserted: 0, ordersExisting: 8 });
+    const changed = await file('retail-changed.csv', 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n536366,6,12/1/2010 8:28,1.85,17850\n536366,7,12/1/2010 8:28,1.85,17850\n');
+    expect((await importError(importFiles(t.db, { orders: changed, ...retail }))).errors).toEqual([
+      { file: rel(changed), line: 2, reason: 'order "536366" is already in the database with different content (IDEMPOTENCY_CONFLICT): amount "24.05" here, "22.20" in the database; item_count "13" here, "12" in the database' },
+    ]);
+  });
+
+  it('line items: the lines of one order must share the customer; negative net quantity is a refund', async () => {
+    const f = await file('li.csv', 'order,client,day,qty,amount\nx1,li-1,2024-03-01,2,10.00\nx1,li-2,2024-03-01,1,5.00\nx2,li-1,2024-03-02,-3,-7.50\nx3,li-1,2024-03-03,2,4.00\nx3,li-1,2024-03-03,-1,-2.00\n');
+    const map = { order_id: 'order', customer_id: 'client', ordered_at: 'day', quantity: 'qty', line_amount: 'amount' };
+    const err = await importError(importFiles(t.db, { orders: f, format: 'line-items', map }));
+    expect(err.errors).toEqual([
+      { file: rel(f), line: 3, reason: 'a line of order "x1" differs from its line 2: customer_id "li-2" here, "li-1" there (the lines of one order share customer and currency)' },
+    ]);
+    const ok = await file('li-ok.csv', 'order,client,day,qty,amount\nx2,li-1,2024-03-02,-3,-7.50\nx3,li-1,2024-03-03,2,4.00\nx3,li-1,2024-03-03,-1,-2.00\n');
+    expect(await importFiles(t.db, { orders: ok, format: 'line-items', map })).toMatchObject({ ordersInserted: 2 });
+    expect(await ordersOf('li-')).toEqual([
+      ['x2', 'li-1', '2024-03-02T00:00:00.000Z', '7.50', 3, 'USD', 'refunded', true],
+      ['x3', 'li-1', '2024-03-03T00:00:00.000Z', '2.00', 1, 'USD', 'paid', true],
+    ]);
+    // Header without any amount column: a file error that says what to do.
+    const noPrice = await file('li-noprice.csv', 'order,client,day\nx9,li-1,2024-03-02\n');
+    const header = await importError(importFiles(t.db, { orders: noPrice, format: 'line-items', map }));
+    expect(header.message).toMatch(/:1: header: a line-item file needs a "unit_price" or a "line_amount" column .*--no-amounts/);
+    expect(header.message).toMatch(/1 file error; nothing was imported\.$/);
+  });
+
+  it('basket logs without amounts (Member_number,Date,itemDescription; DD-MM-YYYY): one order per member and day', async () => {
+    const opts = { format: 'line-items' as const, noAmounts: true, map: { customer_id: 'Member_number', ordered_at: 'Date' }, dateFormat: 'DD-MM-YYYY' };
+    const s = await importFiles(t.db, { orders: fx('groceries-small.csv'), ...opts });
+    expect(s).toMatchObject({ orderRowsRead: 10, ordersInFile: 7, ordersInserted: 7, customersInserted: 6, amountsKnown: false });
+    const orders = (
+      await t.db.prisma.order.findMany({ where: { amountKnown: false, externalId: { contains: 'T000000000' } }, orderBy: { externalId: 'asc' }, include: { customer: true } })
+    ).map((o) => [o.externalId, o.customer.externalId, o.orderedAt.toISOString(), o.amount.toFixed(2), o.itemCount, o.status]);
+    expect(orders).toEqual([
+      ['1187-20151212T000000000', '1187', '2015-12-12T00:00:00.000Z', '0.00', 1, 'paid'],
+      ['1808-20140303T000000000', '1808', '2014-03-03T00:00:00.000Z', '0.00', 1, 'paid'],
+      ['1808-20150721T000000000', '1808', '2015-07-21T00:00:00.000Z', '0.00', 3, 'paid'], // lines 2, 7 and 11
+      ['2300-20150919T000000000', '2300', '2015-09-19T00:00:00.000Z', '0.00', 1, 'paid'],
+      ['2552-20150105T000000000', '2552', '2015-01-05T00:00:00.000Z', '0.00', 2, 'paid'],
+      ['3037-20150201T000000000', '3037', '2015-02-01T00:00:00.000Z', '0.00', 1, 'paid'],
+      ['4941-20150214T000000000', '4941', '2015-02-14T00:00:00.000Z', '0.00', 1, 'paid'],
+    ]);
+    expect(await importFiles(t.db, { orders: fx('groceries-small.csv'), ...opts })).toMatchObject({ ordersInserted: 0, ordersExisting: 7 });
+    // A date that does not match the format is a bad row with its line.
+    const bad = await file('groceries-bad.csv', 'Member_number,Date,itemDescription\n1808,2015-07-21,milk\n');
+    expect((await importError(importFiles(t.db, { orders: bad, ...opts }))).errors.map((e) => [e.line, e.reason])).toEqual([
+      [2, 'ordered_at "2015-07-21" does not match --date-format DD-MM-YYYY'],
+    ]);
+  });
+
+  it('--date-format and --timezone on the plain orders format; --no-amounts orders are known to have no amount', async () => {
+    const f = await file('dmy.csv', 'order_id,customer_id,ordered_at,amount\nz1,tz-1,31/12/2024 23:30,5.00\nz2,tz-1,01/07/2024 09:00,6.00\n');
+    await importFiles(t.db, { orders: f, dateFormat: 'DD/MM/YYYY HH:mm', timeZone: 'America/New_York' });
+    // Without --date-format, --timezone applies to ISO times written without an offset.
+    const iso = await file('iso-zone.csv', 'order_id,customer_id,ordered_at\nz3,tz-1,2024-07-01T09:00:00\nz4,tz-1,2024-07-01T09:00:00Z\n');
+    expect(await importFiles(t.db, { orders: iso, timeZone: 'Europe/Berlin', noAmounts: true })).toMatchObject({ ordersInserted: 2, amountsKnown: false });
+    expect(await ordersOf('tz-')).toEqual([
+      ['z1', 'tz-1', '2025-01-01T04:30:00.000Z', '5.00', 1, 'USD', 'paid', true],
+      ['z2', 'tz-1', '2024-07-01T13:00:00.000Z', '6.00', 1, 'USD', 'paid', true],
+      ['z3', 'tz-1', '2024-07-01T07:00:00.000Z', '0.00', 1, 'USD', 'paid', false],
+      ['z4', 'tz-1', '2024-07-01T09:00:00.000Z', '0.00', 1, 'USD', 'paid', false],
+    ]);
+    await expect(importFiles(t.db, { orders: iso, timeZone: 'Europe/Atlantis' })).rejects.toThrow('--timezone "Europe/Atlantis" is not an IANA time zone');
+    // Importing z3 again with an amount is a conflict: the database knows it has none.
+    const withAmount = await file('iso-amount.csv', 'order_id,customer_id,ordered_at,amount\nz3,tz-1,2024-07-01T07:00:00Z,0.00\n');
+    expect((await importError(importFiles(t.db, { orders: withAmount }))).errors[0].reason).toContain('amount "0.00" here, no amount in the database');
   });
 });

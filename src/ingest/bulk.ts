@@ -1,4 +1,5 @@
-// Batched inserts shared by the demo seeder and the importer. One statement per batch:
+// Batched inserts of the demo seeder (customers and orders) and the importer (customers; its orders
+// go through ingest/staging.ts, which also finds conflicts). One statement per batch:
 // `INSERT … SELECT … FROM unnest($1::text[], …) ON CONFLICT ("externalId") DO NOTHING`.
 // Array parameters work with both driver adapters (PGlite and pg); a raw call must hold exactly
 // one statement (PGlite rejects several). Every value travels as text and is cast in SQL, so the

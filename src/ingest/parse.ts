@@ -1,16 +1,45 @@
 // Row readers and validators for the importer. Each reader streams a file and yields records with
 // their 1-based line numbers; each validator turns a record into a typed row or a reason.
+// Values from the file that a reason repeats go through `quote` (escaped, truncated), so a binary
+// or hostile file cannot write raw bytes or terminal escapes to the user's screen.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
-import type { CustomerRow, OrderRow, OrderStatusValue } from './bulk.js';
+import { itemCountProblem, MAX_ITEM_COUNT } from '../db/rules.js';
+import type { CustomerRow, OrderStatusValue } from './bulk.js';
 
-export type ImportFormat = 'csv' | 'cdnow';
+export type ImportFormat = 'csv' | 'cdnow' | 'line-items';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = (reason: string): Parsed<never> => ({ ok: false, reason });
+
+/** A value from the file, safe to print: JSON-quoted, control/format characters escaped, at most 40 characters. */
+export function quote(value: string, max = 40): string {
+  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(cut).replace(/[\p{C}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * One order line as staged for the import (ingest/staging.ts). For plain order rows a line is an
+ * order; for line-item exports the lines sharing `externalId` are summed into one order.
+ */
+export interface StagedLine {
+  line: number;
+  /** The order's externalId (from the file or derived). */
+  externalId: string;
+  customerExternalId: string;
+  orderedAt: Date;
+  /** Decimal string (signed for line items); null = no amount in this line (see unitPrice / --no-amounts). */
+  amount: string | null;
+  /** Line items: price of one unit; the line's amount is quantity × unitPrice. */
+  unitPrice: string | null;
+  /** Item count (line items: signed quantity). */
+  quantity: number;
+  currency: string;
+  status: OrderStatusValue;
+}
 
 // ─── file readers ──────────────────────────────────────────────────────────────────────────────
 
@@ -41,7 +70,7 @@ export async function* readCsv(file: string): AsyncGenerator<CsvRecord> {
   } catch (err) {
     const e = err as { code?: string; lines?: number; message: string };
     if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
-      throw new FileSyntaxError(e.lines ?? 0, `CSV syntax error: ${e.message.replace(/^[^:]*: /, '')}`);
+      throw new FileSyntaxError(e.lines ?? 0, `CSV syntax error: ${e.message.replace(/^[^:]*: /, '').replace(/[\p{C}]/gu, '?').slice(0, 200)}`);
     }
     throw err;
   }
@@ -59,49 +88,109 @@ export async function* readWhitespace(file: string): AsyncGenerator<CsvRecord> {
   }
 }
 
-/** Guesses the orders file format from its first non-empty line. */
-export async function detectFormat(file: string): Promise<ImportFormat> {
-  const fh = await open(file, 'r');
+const SNIFF_BYTES = 64 * 1024;
+
+/**
+ * Looks at the start of a file before any row is read: compressed, archived, UTF-16 or binary
+ * input is refused with what to do instead (never echoing its bytes). Returns the first non-empty
+ * line for format detection, or the reason the file cannot be imported.
+ */
+export async function inspectFile(file: string): Promise<{ ok: true; firstLine: string } | { ok: false; reason: string }> {
+  let fh;
   try {
-    const buf = Buffer.alloc(64 * 1024);
+    fh = await open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ENOENT' ? 'no such file' : `cannot be opened (${code ?? (err as Error).message})` };
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { ok: false, reason: 'is not a regular file' };
+    const buf = Buffer.alloc(SNIFF_BYTES);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const first = buf
-      .subarray(0, bytesRead)
+    const head = buf.subarray(0, bytesRead);
+    if (bytesRead === 0) return { ok: false, reason: 'the file is empty' };
+    if (head[0] === 0x1f && head[1] === 0x8b) return { ok: false, reason: 'is gzip-compressed: decompress it first (gunzip -k FILE) and import the result' };
+    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
+      return { ok: false, reason: 'is a ZIP archive (an .xlsx workbook is one): extract the CSV, or save the sheet as CSV (UTF-8)' };
+    }
+    if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return { ok: false, reason: 'is UTF-16 text: save it as UTF-8' };
+    let control = 0;
+    for (let i = 0; i < head.length; i++) {
+      const b = head[i];
+      if (b === 0) return { ok: false, reason: `is not a text file (a NUL byte at offset ${i}): binary input is not imported` };
+      if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) || b === 0x7f) control += 1;
+    }
+    if (control > Math.max(8, head.length / 1000)) return { ok: false, reason: `is not a text file (${control} control bytes in its first ${head.length} bytes)` };
+    const firstLine = head
       .toString('utf8')
       .replace(/^\uFEFF/, '')
       .split(/\r?\n/)
       .find((l) => l.trim().length > 0);
-    if (first === undefined) throw new Error(`${file}: the file is empty`);
-    if (first.includes(',')) return 'csv';
-    const tokens = first.trim().split(/\s+/);
-    if (tokens[0] === 'customer_id' || ((tokens.length === 4 || tokens.length === 5) && tokens.every((t) => /^[\d.]+$/.test(t)))) return 'cdnow';
-    throw new Error(`${file}: cannot detect the format (neither CSV with a header nor CDNOW); pass --format csv|cdnow`);
+    if (firstLine === undefined) return { ok: false, reason: 'the file is empty' };
+    return { ok: true, firstLine };
   } finally {
     await fh.close();
   }
+}
+
+/** Guesses the orders file format from its first non-empty line: CSV (with a header) or CDNOW. */
+export function formatOf(firstLine: string): ImportFormat | null {
+  if (firstLine.includes(',')) return 'csv';
+  const tokens = firstLine.trim().split(/\s+/);
+  if (tokens[0] === 'customer_id' || ((tokens.length === 4 || tokens.length === 5) && tokens.every((t) => /^[\d.]+$/.test(t)))) return 'cdnow';
+  return null;
+}
+
+/** Guesses the orders file format from its first non-empty line. */
+export async function detectFormat(file: string): Promise<ImportFormat> {
+  const inspected = await inspectFile(file);
+  if (!inspected.ok) throw new Error(`${file}: ${inspected.reason}`);
+  const format = formatOf(inspected.firstLine);
+  if (format === null) throw new Error(`${file}: cannot detect the format (neither CSV with a header nor CDNOW); pass --format csv|cdnow|line-items`);
+  return format;
 }
 
 // ─── field validators ──────────────────────────────────────────────────────────────────────────
 
 const MAX_AMOUNT_DIGITS = 10; // Decimal(12, 2)
 
-/** Amount: non-negative decimal with at most 2 decimals → canonical "123.40". */
-export function parseAmount(s: string, field = 'amount'): Parsed<string> {
+/**
+ * A decimal number → canonical string ("042.1" → "42.10" with minDecimals 2). `signed` allows a
+ * minus sign; at most `maxDecimals` decimals and `MAX_AMOUNT_DIGITS` integer digits.
+ */
+export function parseDecimal(s: string, field: string, opts: { signed?: boolean; maxDecimals?: number; minDecimals?: number } = {}): Parsed<string> {
+  const { signed = false, maxDecimals = 2, minDecimals = 2 } = opts;
   if (s === '') return bad(`${field} is missing`);
   const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return bad(`${field} ${JSON.stringify(s)} is not a number`);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return bad(`${field} ${quote(s)} is not a number`);
   const [, sign, intPart, frac = ''] = m;
-  if (sign === '-' && /[1-9]/.test(intPart + frac)) return bad(`${field} ${s} is negative`);
-  if (frac.length > 2) return bad(`${field} ${s} has more than 2 decimals`);
+  const negative = sign === '-' && /[1-9]/.test(intPart + frac);
+  if (negative && !signed) return bad(`${field} ${s} is negative`);
+  if (frac.length > maxDecimals) return bad(`${field} ${s} has more than ${maxDecimals} decimals`);
   const int = intPart.replace(/^0+(?=\d)/, '') || '0';
   if (int.length > MAX_AMOUNT_DIGITS) return bad(`${field} ${s} is too large`);
-  return ok(`${int}.${frac.padEnd(2, '0')}`);
+  return ok(`${negative ? '-' : ''}${int}.${frac.padEnd(minDecimals, '0')}`.replace(/\.$/, ''));
+}
+
+/** Amount: non-negative decimal with at most 2 decimals → canonical "123.40". */
+export function parseAmount(s: string, field = 'amount'): Parsed<string> {
+  return parseDecimal(s, field);
 }
 
 export function parseCount(s: string, field = 'item_count'): Parsed<number> {
-  if (!/^\d+$/.test(s)) return bad(`${field} ${JSON.stringify(s)} is not an integer ≥ 0`);
+  if (!/^\d+$/.test(s)) return bad(`${field} ${quote(s)} is not an integer ≥ 0`);
   const n = Number(s);
-  if (n > 2_147_483_647) return bad(`${field} ${s} is too large`);
+  const problem = itemCountProblem(n);
+  if (problem) return bad(`${field} ${s} ${problem}`);
+  return ok(n);
+}
+
+/** A line item's quantity: a signed integer (negative = returned items). */
+export function parseQuantity(s: string, field = 'quantity'): Parsed<number> {
+  if (!/^[+-]?\d+$/.test(s)) return bad(`${field} ${quote(s)} is not an integer`);
+  const n = Number(s);
+  if (Math.abs(n) > MAX_ITEM_COUNT) return bad(`${field} ${s} must be from -${MAX_ITEM_COUNT} to ${MAX_ITEM_COUNT}`);
   return ok(n);
 }
 
@@ -114,39 +203,42 @@ function validDay(y: number, m: number, d: number): number | null {
 /** YYYY-MM-DD → the same string, validated. */
 export function parseDay(s: string, field: string): Parsed<string> {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (!m || validDay(Number(m[1]), Number(m[2]), Number(m[3])) === null) return bad(`${field} ${JSON.stringify(s)} is not a date YYYY-MM-DD`);
+  if (!m || validDay(Number(m[1]), Number(m[2]), Number(m[3])) === null) return bad(`${field} ${quote(s)} is not a date YYYY-MM-DD`);
   return ok(s);
 }
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$/;
 
 /**
- * ISO-8601 timestamp or plain date. Without a zone the time is taken as UTC.
+ * ISO-8601 timestamp or plain date. Without an offset the time is taken as UTC, or converted by
+ * `localToUtc` (wall-clock time of --timezone → instant; the offset depends on the date, DST).
  * Sub-millisecond digits are truncated (the database stores milliseconds).
  */
-export function parseTimestamp(s: string, field: string): Parsed<Date> {
+export function parseTimestamp(s: string, field: string, localToUtc?: (wallClockMs: number) => number): Parsed<Date> {
   if (s === '') return bad(`${field} is missing`);
   const m = TIMESTAMP.exec(s);
-  const invalid = bad(`${field} ${JSON.stringify(s)} is not an ISO-8601 date/time`);
+  const invalid = bad(`${field} ${quote(s)} is not an ISO-8601 date/time`);
   if (!m) return invalid;
   const day = validDay(Number(m[1]), Number(m[2]), Number(m[3]));
   const [h, mi, sec] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
   if (day === null || h > 23 || mi > 59 || sec > 59) return invalid;
   const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3) || 0);
-  let offset = 0;
+  const wallClock = day + ((h * 60 + mi) * 60 + sec) * 1000 + ms;
   const z = m[8];
-  if (z && z !== 'Z' && z !== 'z') {
+  if (!z) return ok(new Date(localToUtc ? localToUtc(wallClock) : wallClock));
+  let offset = 0;
+  if (z !== 'Z' && z !== 'z') {
     const zm = /^([+-])(\d{2}):?(\d{2})$/.exec(z)!;
     offset = (zm[1] === '-' ? -1 : 1) * (Number(zm[2]) * 60 + Number(zm[3])) * 60_000;
   }
-  return ok(new Date(day + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset));
+  return ok(new Date(wallClock - offset));
 }
 
 /** CDNOW date YYYYMMDD → 00:00 UTC of that day. */
 export function parseCompactDay(s: string, field = 'date'): Parsed<Date> {
   const m = /^(\d{4})(\d{2})(\d{2})$/.exec(s);
   const t = m ? validDay(Number(m[1]), Number(m[2]), Number(m[3])) : null;
-  return t === null ? bad(`${field} ${JSON.stringify(s)} is not a date YYYYMMDD`) : ok(new Date(t));
+  return t === null ? bad(`${field} ${quote(s)} is not a date YYYYMMDD`) : ok(new Date(t));
 }
 
 const STATUSES: readonly OrderStatusValue[] = ['paid', 'refunded', 'cancelled'];
@@ -174,9 +266,12 @@ export function resolveColumns<C extends string>(
     const source = map[c] ?? c;
     const i = pos.get(source);
     if (i !== undefined) cols[c] = i;
-    else if (required.includes(c)) missing.push(source === c ? `"${c}"` : `"${source}" (mapped to ${c})`);
+    else if (required.includes(c)) missing.push(source === c ? `"${c}"` : `${quote(source)} (mapped to ${c})`);
   }
-  if (missing.length > 0) return bad(`missing column ${missing.join(', ')} in the header (found: ${header.join(', ')})`);
+  if (missing.length > 0) {
+    const found = header.slice(0, 12).map((h) => quote(h)).join(', ') + (header.length > 12 ? `, … (${header.length} columns)` : '');
+    return bad(`missing column ${missing.join(', ')} (found: ${found})`);
+  }
   return ok(cols);
 }
 
@@ -189,11 +284,42 @@ const cell = <C extends string>(fields: string[], cols: Columns<C>, c: C): strin
 
 export type CustomerColumn = 'customer_id' | 'name' | 'email' | 'gender' | 'birth_date' | 'country' | 'created_at';
 export type OrderColumn = 'order_id' | 'customer_id' | 'ordered_at' | 'amount' | 'item_count' | 'currency' | 'status';
+export type LineItemColumn = 'order_id' | 'customer_id' | 'ordered_at' | 'quantity' | 'unit_price' | 'line_amount' | 'currency';
+export const LINE_ITEM_COLUMNS: readonly LineItemColumn[] = ['order_id', 'customer_id', 'ordered_at', 'quantity', 'unit_price', 'line_amount', 'currency'];
 
 export const placeholderName = (id: string) => `Customer ${id}`;
 
+/** Parses a date/time cell (ordered_at, created_at) into an instant, or says why it cannot. */
+export type WhenParser = (text: string, field: string) => Parsed<Date>;
+
+/** How rows become orders: shared by every orders format. */
+export interface OrderRowContext {
+  /** Currency of rows without one. */
+  currency: string;
+  /** n-th occurrence of a derived id key in this file (1-based). */
+  occurrence: (key: string) => number;
+  /** Reads ordered_at (ISO 8601 by default, or --date-format / --timezone). */
+  when: WhenParser;
+  /** The API's bounds for an order time (db/rules.ts); null = fine. */
+  timeProblem: (at: Date) => string | null;
+  /** --no-amounts: ignore / do not require amount columns; orders are stored with amountKnown = false. */
+  noAmounts: boolean;
+}
+
+const checkedWhen = (ctx: Pick<OrderRowContext, 'when' | 'timeProblem'>, text: string, field: string): Parsed<Date> => {
+  const at = ctx.when(text, field);
+  if (!at.ok) return at;
+  const problem = ctx.timeProblem(at.value);
+  return problem ? bad(`${field} ${quote(text)} ${problem}`) : at;
+};
+
 /** A customers-file row; created_at stays null when absent (the importer fills it in). */
-export function parseCustomerRecord(fields: string[], width: number, cols: Columns<CustomerColumn>): Parsed<CustomerRow> {
+export function parseCustomerRecord(
+  fields: string[],
+  width: number,
+  cols: Columns<CustomerColumn>,
+  ctx?: Pick<OrderRowContext, 'when' | 'timeProblem'>,
+): Parsed<CustomerRow> {
   if (fields.length !== width) return bad(`expected ${width} fields, found ${fields.length}`);
   const get = (c: CustomerColumn) => cell(fields, cols, c);
   const reasons: string[] = [];
@@ -201,13 +327,13 @@ export function parseCustomerRecord(fields: string[], width: number, cols: Colum
   if (id === '') reasons.push('customer_id is missing');
   else if (!ID.test(id)) reasons.push('customer_id must be 1–200 characters without spaces');
   const email = get('email');
-  if (email !== '' && !EMAIL.test(email)) reasons.push(`email ${JSON.stringify(email)} is not an email address`);
+  if (email !== '' && !EMAIL.test(email)) reasons.push(`email ${quote(email)} is not an email address`);
   let gender: string | null = null;
   const g = get('gender').toUpperCase();
   if (g === 'F' || g === 'FEMALE') gender = 'F';
   else if (g === 'M' || g === 'MALE') gender = 'M';
   else if (g === 'X' || g === 'OTHER') gender = 'X';
-  else if (g !== '') reasons.push(`gender ${JSON.stringify(get('gender'))} must be F, M, X or empty`);
+  else if (g !== '') reasons.push(`gender ${quote(get('gender'))} must be F, M, X or empty`);
   let birthDate: string | null = null;
   if (get('birth_date') !== '') {
     const b = parseDay(get('birth_date'), 'birth_date');
@@ -215,10 +341,10 @@ export function parseCustomerRecord(fields: string[], width: number, cols: Colum
     else reasons.push(b.reason);
   }
   const country = get('country').toUpperCase();
-  if (country !== '' && !/^[A-Z]{2}$/.test(country)) reasons.push(`country ${JSON.stringify(get('country'))} is not an ISO-3166 alpha-2 code`);
+  if (country !== '' && !/^[A-Z]{2}$/.test(country)) reasons.push(`country ${quote(get('country'))} is not an ISO-3166 alpha-2 code`);
   let createdAt: Date | null = null;
   if (get('created_at') !== '') {
-    const c = parseTimestamp(get('created_at'), 'created_at');
+    const c = ctx ? checkedWhen(ctx, get('created_at'), 'created_at') : parseTimestamp(get('created_at'), 'created_at');
     if (c.ok) createdAt = c.value;
     else reasons.push(c.reason);
   }
@@ -234,18 +360,14 @@ export function parseCustomerRecord(fields: string[], width: number, cols: Colum
   });
 }
 
+const stamp = (at: Date) => at.toISOString().replace(/[-:.Z]/g, '');
+
 /**
  * An orders-file CSV row. Without an order_id column the id is derived deterministically as
  * `<customer_id>-<ordered_at as yyyymmddThhmmssSSS>-<n>` (n = occurrence of that pair in the file, zero-padded to 6 digits so ids sort in file order),
  * by the caller through `occurrence`.
  */
-export function parseOrderRecord(
-  fields: string[],
-  width: number,
-  cols: Columns<OrderColumn>,
-  defaults: { currency: string },
-  occurrence: (key: string) => number,
-): Parsed<OrderRow> {
+export function parseOrderRecord(fields: string[], width: number, cols: Columns<OrderColumn>, line: number, ctx: OrderRowContext): Parsed<StagedLine> {
   if (fields.length !== width) return bad(`expected ${width} fields, found ${fields.length}`);
   const get = (c: OrderColumn) => cell(fields, cols, c);
   const reasons: string[] = [];
@@ -257,24 +379,87 @@ export function parseOrderRecord(
     if (orderId === '') reasons.push('order_id is missing');
     else if (!ID.test(orderId)) reasons.push('order_id must be 1–200 characters without spaces');
   }
-  const at = parseTimestamp(get('ordered_at'), 'ordered_at');
+  const at = checkedWhen(ctx, get('ordered_at'), 'ordered_at');
   if (!at.ok) reasons.push(at.reason);
-  const amount = parseAmount(get('amount'));
+  const amount: Parsed<string | null> = ctx.noAmounts ? ok(null) : parseAmount(get('amount'));
   if (!amount.ok) reasons.push(amount.reason);
   const items = get('item_count') === '' ? ok(1) : parseCount(get('item_count'));
   if (!items.ok) reasons.push(items.reason);
-  const currency = get('currency') || defaults.currency;
-  if (!/^[A-Z]{3}$/.test(currency)) reasons.push(`currency ${JSON.stringify(currency)} is not 3 upper-case letters`);
+  const currency = get('currency') || ctx.currency;
+  if (!/^[A-Z]{3}$/.test(currency)) reasons.push(`currency ${quote(currency)} is not 3 upper-case letters`);
   const status = (get('status') || 'paid') as OrderStatusValue;
-  if (!STATUSES.includes(status)) reasons.push(`status ${JSON.stringify(status)} must be one of ${STATUSES.join(', ')}`);
+  if (!STATUSES.includes(status)) reasons.push(`status ${quote(status)} must be one of ${STATUSES.join(', ')}`);
   if (reasons.length > 0 || !at.ok || !amount.ok || !items.ok) return bad(reasons.join('; '));
   let externalId = orderId;
   if (cols.order_id === undefined) {
-    const stamp = at.value.toISOString().replace(/[-:.Z]/g, '');
-    const key = `${customer}-${stamp}`;
-    externalId = `${key}-${String(occurrence(key)).padStart(6, '0')}`;
+    const key = `${customer}-${stamp(at.value)}`;
+    externalId = `${key}-${String(ctx.occurrence(key)).padStart(6, '0')}`;
   }
-  return ok({ externalId, customerExternalId: customer, orderedAt: at.value, amount: amount.value, itemCount: items.value, currency, status });
+  return ok({ line, externalId, customerExternalId: customer, orderedAt: at.value, amount: amount.value, unitPrice: null, quantity: items.value, currency, status });
+}
+
+/** Options of line-item exports (--format line-items). */
+export interface LineItemOptions {
+  /** Order ids starting with this are cancellations (UCI Online Retail: "C"). */
+  cancelPrefix?: string;
+  /** Skip (and count) lines without a customer id instead of refusing them. */
+  skipMissingCustomer?: boolean;
+}
+
+/**
+ * A line of a line-item export. The lines sharing an order id form one order (ingest/staging.ts
+ * sums them). Without an order_id column, the lines of one customer at one ordered_at form one
+ * order `<customer_id>-<yyyymmddThhmmssSSS>` (a basket log such as Member_number,Date,itemDescription).
+ * Returns `null` for a line skipped because it has no customer id (with `skipMissingCustomer`).
+ */
+export function parseLineItemRecord(
+  fields: string[],
+  width: number,
+  cols: Columns<LineItemColumn>,
+  line: number,
+  ctx: OrderRowContext,
+  opts: LineItemOptions,
+): Parsed<StagedLine | null> {
+  if (fields.length !== width) return bad(`expected ${width} fields, found ${fields.length}`);
+  const get = (c: LineItemColumn) => cell(fields, cols, c);
+  const reasons: string[] = [];
+  const customer = get('customer_id');
+  if (customer === '') {
+    if (opts.skipMissingCustomer) return ok(null);
+    reasons.push('customer_id is missing (--skip-missing-customer skips such lines and counts them)');
+  } else if (!ID.test(customer)) reasons.push('customer_id must be 1–200 characters without spaces');
+  const orderId = get('order_id');
+  if (cols.order_id !== undefined) {
+    if (orderId === '') reasons.push('order_id is missing');
+    else if (!ID.test(orderId)) reasons.push('order_id must be 1–200 characters without spaces');
+  }
+  const at = checkedWhen(ctx, get('ordered_at'), 'ordered_at');
+  if (!at.ok) reasons.push(at.reason);
+  const quantity = cols.quantity === undefined ? ok(1) : parseQuantity(get('quantity'));
+  if (!quantity.ok) reasons.push(quantity.reason);
+  let amount: Parsed<string | null> = ok(null);
+  let unitPrice: Parsed<string | null> = ok(null);
+  if (!ctx.noAmounts) {
+    if (cols.line_amount !== undefined) amount = parseDecimal(get('line_amount'), 'line_amount', { signed: true, maxDecimals: 4 });
+    else unitPrice = parseDecimal(get('unit_price'), 'unit_price', { maxDecimals: 4 });
+  }
+  if (!amount.ok) reasons.push(amount.reason);
+  if (!unitPrice.ok) reasons.push(unitPrice.reason);
+  const currency = get('currency') || ctx.currency;
+  if (!/^[A-Z]{3}$/.test(currency)) reasons.push(`currency ${quote(currency)} is not 3 upper-case letters`);
+  if (reasons.length > 0 || !at.ok || !quantity.ok || !amount.ok || !unitPrice.ok) return bad(reasons.join('; '));
+  const cancelled = opts.cancelPrefix !== undefined && opts.cancelPrefix !== '' && orderId.startsWith(opts.cancelPrefix);
+  return ok({
+    line,
+    externalId: cols.order_id === undefined ? `${customer}-${stamp(at.value)}` : orderId,
+    customerExternalId: customer,
+    orderedAt: at.value,
+    amount: amount.value,
+    unitPrice: unitPrice.value,
+    quantity: quantity.value,
+    currency,
+    status: cancelled ? 'refunded' : 'paid',
+  });
 }
 
 export const cdnowCustomerId = (id: string) => `cdnow-${id}`;
@@ -289,26 +474,32 @@ export const CDNOW_TIME_OF_DAY_MS = 12 * 3_600_000;
  * ids sort in file order, as the training pipeline orders same-day rows).
  * orderedAt = 12:00 UTC of the day (so midnight cutoffs never coincide with an order).
  */
-export function parseCdnowRecord(fields: string[], currency: string, occurrence: (key: string) => number): Parsed<OrderRow> {
+export function parseCdnowRecord(fields: string[], line: number, ctx: OrderRowContext): Parsed<StagedLine> {
   if (fields.length !== 4 && fields.length !== 5) return bad(`expected 4 or 5 whitespace-separated fields, found ${fields.length}`);
   const [id, day, cds, dollars] = fields.length === 4 ? fields : [fields[0], fields[2], fields[3], fields[4]];
   const reasons: string[] = [];
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(id)) reasons.push(`customer_id ${JSON.stringify(id)} is not an identifier`);
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(id)) reasons.push(`customer_id ${quote(id)} is not an identifier`);
   const at = parseCompactDay(day);
   if (!at.ok) reasons.push(at.reason);
+  else {
+    const problem = ctx.timeProblem(new Date(at.value.getTime() + CDNOW_TIME_OF_DAY_MS));
+    if (problem) reasons.push(`date ${day} ${problem}`);
+  }
   const items = parseCount(cds, 'number_of_cds');
   if (!items.ok) reasons.push(items.reason);
-  const amount = parseAmount(dollars, 'dollar_value');
+  const amount: Parsed<string | null> = ctx.noAmounts ? ok(null) : parseAmount(dollars, 'dollar_value');
   if (!amount.ok) reasons.push(amount.reason);
   if (reasons.length > 0 || !at.ok || !items.ok || !amount.ok) return bad(reasons.join('; '));
   const key = `${cdnowCustomerId(id)}-${day}`;
   return ok({
-    externalId: `${key}-${String(occurrence(key)).padStart(6, '0')}`,
+    line,
+    externalId: `${key}-${String(ctx.occurrence(key)).padStart(6, '0')}`,
     customerExternalId: cdnowCustomerId(id),
     orderedAt: new Date(at.value.getTime() + CDNOW_TIME_OF_DAY_MS),
     amount: amount.value,
-    itemCount: items.value,
-    currency,
+    unitPrice: null,
+    quantity: items.value,
+    currency: ctx.currency,
     status: 'paid',
   });
 }

@@ -1,4 +1,5 @@
 // Input checks shared by the mutations. Each failure names the offending field.
+import { orderTimeProblem } from '../../db/rules.js';
 import { badInput } from '../errors.js';
 import { isStorableInstant, isStorableText } from './storable.js';
 
@@ -60,10 +61,8 @@ export function intInRange(field: string, value: number, min: number, max: numbe
 
 /** Rejects times before 1970 or later than now + tolerance (clock skew between shop and API). */
 export function pastTime(field: string, value: Date, toleranceSeconds: number, now = Date.now()): Date {
-  if (Number.isNaN(value.getTime()) || value.getTime() < 0) throw badInput(field, 'must be a time after 1970-01-01');
-  if (value.getTime() > now + toleranceSeconds * 1000) {
-    throw badInput(field, `must not be more than ${toleranceSeconds} seconds in the future`);
-  }
+  const problem = orderTimeProblem(value, toleranceSeconds, now); // the importer applies the same rule
+  if (problem) throw badInput(field, problem);
   return value;
 }
 

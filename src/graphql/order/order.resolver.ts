@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
+import { MAX_ITEM_COUNT } from '../../db/rules.js';
 import type { Context } from '../context.type.js';
 import { uuid } from '../common/ids.js';
 import * as check from '../common/validate.js';
@@ -29,7 +30,7 @@ export class OrderResolver {
         : { externalId: check.externalId('input.customerExternalId', input.customerExternalId!) },
       orderedAt: check.pastTime('input.orderedAt', input.orderedAt, ctx.config.ORDER_FUTURE_TOLERANCE_SECONDS),
       amount: check.nonNegativeAmount('input.amount', input.amount),
-      itemCount: check.intInRange('input.itemCount', input.itemCount, 0, 100_000),
+      itemCount: check.intInRange('input.itemCount', input.itemCount, 0, MAX_ITEM_COUNT),
       currency: check.currencyCode('input.currency', input.currency),
       status: input.status,
     };

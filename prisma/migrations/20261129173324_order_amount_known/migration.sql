@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Order" ADD COLUMN     "amountKnown" BOOLEAN NOT NULL DEFAULT true;
