@@ -1,8 +1,9 @@
 // Before any GraphQL work: who is asking (Authorization: Bearer <API key>) and may they ask now
 // (per-client rate limit). A key that is not cached is looked up in the database only after the
-// client's address has passed its own rate limit. Failures are answered here, as JSON with a code, never reaching Apollo:
-// 401 UNAUTHENTICATED, 429 RATE_LIMITED (with Retry-After), 503 SERVICE_UNAVAILABLE when the key
-// store cannot be read. The principal goes to the GraphQL context through res.locals.
+// client's address has passed its own rate limit. Failures are answered here, as JSON with a code,
+// never reaching Apollo: 401 UNAUTHENTICATED, 429 RATE_LIMITED (with Retry-After), 503
+// SERVICE_UNAVAILABLE when the key store cannot be read. The principal goes to the GraphQL context
+// through res.locals.
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
