@@ -12,7 +12,8 @@ import cors from 'cors';
 import type { NextFunction, Request, Response } from 'express';
 import { ErrorCode } from '../graphql/errors.js';
 
-export const corsAllowedHeaders = ['Authorization', 'Content-Type', 'X-Request-Id'];
+// Apollo-Require-Preflight: what a browser sends with a GET query to pass Apollo's CSRF check.
+export const corsAllowedHeaders = ['Authorization', 'Content-Type', 'X-Request-Id', 'Apollo-Require-Preflight'];
 export const corsExposedHeaders = ['X-Request-Id', 'Retry-After', 'RateLimit-Remaining'];
 export const corsMaxAgeSeconds = 600;
 
