@@ -5,6 +5,19 @@ import { z } from 'zod';
 import { parseScoringTime, scoringTimeFormat } from './scoring/as-of.js';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const seconds = (min: number, max: number) => z.coerce.number().min(min).max(max);
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+// A host name (example.com, *.localhost via a leading dot: .localhost), an IPv4 address, an
+// [IPv6] literal, or * (any).
+const hostEntry = /^(\*|\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])$/i;
+const isOrigin = (o: string) => {
+  try {
+    const u = new URL(o);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
+  } catch {
+    return false;
+  }
+};
 const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(s)), 'must be a valid date');
 
 const schema = z.object({
@@ -59,6 +72,21 @@ const schema = z.object({
     .regex(/^(\d{1,2}|loopback|linklocal|uniquelocal|[\d.:/a-f,\s]+)$/i, 'must be a hop count (e.g. 1), loopback, or a list of proxy addresses/CIDRs')
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  // HTTP front edge (README "HTTP limits"): slow clients are cut, connections are capped.
+  HTTP_HEADERS_TIMEOUT_SECONDS: seconds(0.1, 600).default(10),
+  HTTP_REQUEST_TIMEOUT_SECONDS: seconds(0.1, 3600).default(30),
+  HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: seconds(0.1, 3600).default(5),
+  HTTP_MAX_CONNECTIONS: intIn(1, 1_000_000).default(1024),
+  ALLOWED_HOSTS: z
+    .string()
+    .refine((s) => list(s).length > 0 && list(s).every((h) => hostEntry.test(h)), 'must be a comma-separated list of host names (.example.com for subdomains too), IP addresses, [IPv6] addresses or *')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  CORS_ORIGINS: z
+    .string()
+    .refine((s) => list(s).every(isOrigin), 'must be a comma-separated list of exact origins such as https://shop.example.com (scheme, host and port only, no path or trailing slash)')
+    .optional(),
+  METRICS_MAX_OPERATIONS: intIn(0, 10_000).default(100),
   SCORING_AS_OF: z
     .string()
     .refine((s) => parseScoringTime(s) !== null, `must be ${scoringTimeFormat}`)
@@ -73,7 +101,14 @@ export type Config = z.infer<typeof schema> & {
   introspection: boolean;
   /** RATE_LIMIT_POINTS resolved: 1200 per window by default in production, 0 (off) otherwise. */
   rateLimitPoints: number;
+  /** ALLOWED_HOSTS resolved: lower-cased entries; null = no Host check (AUTH_MODE=required without ALLOWED_HOSTS). */
+  allowedHosts: string[] | null;
+  /** CORS_ORIGINS resolved: the exact origins browsers may call from (none by default). */
+  corsOrigins: string[];
 };
+
+/** Host names allowed when AUTH_MODE=off and ALLOWED_HOSTS is unset: loopback only (DNS rebinding). */
+export const loopbackHosts = ['localhost', '.localhost', '127.0.0.1', '[::1]'];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -89,6 +124,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (cfg.DEFAULT_PAGE_SIZE > cfg.MAX_PAGE_SIZE) {
     throw new ConfigError(`Invalid configuration:\n  DEFAULT_PAGE_SIZE: must not exceed MAX_PAGE_SIZE (${cfg.MAX_PAGE_SIZE})`);
   }
+  if (cfg.HTTP_HEADERS_TIMEOUT_SECONDS > cfg.HTTP_REQUEST_TIMEOUT_SECONDS) {
+    throw new ConfigError(`Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_SECONDS: must not exceed HTTP_REQUEST_TIMEOUT_SECONDS (${cfg.HTTP_REQUEST_TIMEOUT_SECONDS})`);
+  }
   const production = cfg.NODE_ENV === 'production';
   const authMode = cfg.AUTH_MODE ?? (production ? 'required' : 'off');
   if (production && authMode === 'off') {
@@ -100,5 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authMode,
     introspection: (cfg.GRAPHQL_INTROSPECTION ?? (production ? 'off' : 'on')) === 'on',
     rateLimitPoints: cfg.RATE_LIMIT_POINTS ?? (production ? 1200 : 0),
+    allowedHosts: cfg.ALLOWED_HOSTS ? list(cfg.ALLOWED_HOSTS).map((h) => h.toLowerCase()) : authMode === 'off' ? loopbackHosts : null,
+    corsOrigins: cfg.CORS_ORIGINS ? list(cfg.CORS_ORIGINS) : [],
   };
 }

@@ -14,8 +14,27 @@ describe('configuration', () => {
     ['INFERENCE_MAX_QUEUE_DELAY_MS', { INFERENCE_MAX_QUEUE_DELAY_MS: '-1' }],
     ['SCORING_AS_OF', { SCORING_AS_OF: 'yesterday' }],
     ['DEFAULT_PAGE_SIZE', { DEFAULT_PAGE_SIZE: '500', MAX_PAGE_SIZE: '100' }],
+    ['HTTP_HEADERS_TIMEOUT_SECONDS', { HTTP_HEADERS_TIMEOUT_SECONDS: '0' }],
+    ['HTTP_HEADERS_TIMEOUT_SECONDS', { HTTP_HEADERS_TIMEOUT_SECONDS: '40', HTTP_REQUEST_TIMEOUT_SECONDS: '30' }],
+    ['HTTP_REQUEST_TIMEOUT_SECONDS', { HTTP_REQUEST_TIMEOUT_SECONDS: 'soon' }],
+    ['HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', { HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: '-1' }],
+    ['HTTP_MAX_CONNECTIONS', { HTTP_MAX_CONNECTIONS: '0' }],
+    ['ALLOWED_HOSTS', { ALLOWED_HOSTS: 'http://example.com' }],
+    ['ALLOWED_HOSTS', { ALLOWED_HOSTS: 'a b' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://shop.example.com/' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'shop.example.com' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: '*' }],
+    ['METRICS_MAX_OPERATIONS', { METRICS_MAX_OPERATIONS: '-5' }],
   ])('refuses a bad %s with a message naming it', (name, env) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${name}:`));
+  });
+
+  it('resolves the Host list from the auth mode and reads CORS origins', () => {
+    expect(loadConfig({}).allowedHosts).toEqual(['localhost', '.localhost', '127.0.0.1', '[::1]']);
+    expect(loadConfig({ AUTH_MODE: 'required' }).allowedHosts).toBeNull();
+    expect(loadConfig({ ALLOWED_HOSTS: 'API.example.com, .lan,[::1]', AUTH_MODE: 'required' }).allowedHosts).toEqual(['api.example.com', '.lan', '[::1]']);
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).corsOrigins).toEqual(['https://a.example', 'http://localhost:5173']);
   });
 });

@@ -36,6 +36,27 @@ function causedBy(err: unknown, kind: new (...args: never[]) => Error): boolean 
 
 const passThrough = new Set<string>(Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR));
 
+// graphql-js appends hints that name schema members ("Did you mean "x", "y", or "z"?", "Did you
+// mean the enum value "CREATED_AT"?") to validation and coercion messages. Suggested names are
+// GraphQL names, so they never contain "?".
+const suggestionHint = /\s*Did you mean [^?]*\?/g;
+
+/** A message without its "Did you mean …?" hints. */
+export const withoutSuggestions = (message: string) => message.replace(suggestionHint, '');
+
+/**
+ * Apollo's formatError. `hideSuggestions` (on whenever introspection is off) strips every "Did you
+ * mean …?" hint — field, argument, type, input field and enum value alike — from every message,
+ * since each one reveals part of a schema that introspection would not show.
+ */
+export function createFormatError(options: { hideSuggestions: boolean }) {
+  if (!options.hideSuggestions) return formatError;
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = formatError(formatted, error);
+    return { ...result, message: withoutSuggestions(result.message) };
+  };
+}
+
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   // A document nested deeper than the parser's recursion (e.g. thousands of `[` in a literal)

@@ -41,6 +41,10 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** The request carries `extensions.persistedQuery` (automatic persisted queries are off): resend with `query`. (Apollo) */
   PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
+  /** The Host header is not an allowed name (DNS-rebinding guard: loopback names only with AUTH_MODE=off, else ALLOWED_HOSTS). (HTTP 403) */
+  HOST_NOT_ALLOWED: 'HOST_NOT_ALLOWED',
+  /** A browser preflight from an origin not in CORS_ORIGINS. (HTTP 403) */
+  CORS_ORIGIN_NOT_ALLOWED: 'CORS_ORIGIN_NOT_ALLOWED',
   /** Anything unexpected; details are logged, never sent. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;

@@ -1,6 +1,5 @@
 // HTTP: Express 5 carrying Apollo Server at /graphql, plus health endpoints. No IDE page is served
 // (the stock landing pages load code from a CDN, which offline browsers cannot reach).
-import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
@@ -16,7 +15,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Context } from '../graphql/context.type.js';
-import { codeOf, collapseRepeatedErrors, formatError, refusalCodes } from '../graphql/error-format.js';
+import { codeOf, collapseRepeatedErrors, createFormatError, refusalCodes } from '../graphql/error-format.js';
 import { ErrorCode } from '../graphql/errors.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
@@ -24,12 +23,15 @@ import { getSchema } from '../graphql/schema.js';
 import { KnownOperationTypesRule } from '../graphql/common/operation-types.js';
 import type { Scoring } from '../scoring/scoring.js';
 import { Readiness } from './health.js';
-import type { Metrics } from './metrics.js';
+import { OperationLabels, type Metrics } from './metrics.js';
 import { ApiKeyStore } from '../graphql/auth/api-keys.js';
 import { authenticate, principalOf } from '../graphql/auth/authenticate.js';
 import { checkAuthAtStartup } from '../graphql/auth/startup.js';
 import { modelPricing, queryLengthGuard, queryLimits } from './limits.js';
 import { createRateLimiter } from './rate-limit.js';
+import { corsMiddleware } from './cors.js';
+import { hostCheck } from './host-check.js';
+import { createHttpServer } from './http-limits.js';
 
 export interface RunningServer {
   url: string;
@@ -78,15 +80,14 @@ const logUnexpectedErrors: ApolloServerPlugin<Context> = {
 };
 
 /** Request duration per operation (the operation name clients send, else "anonymous"). */
-function requestMetrics(metrics: Metrics): ApolloServerPlugin<Context> {
+function requestMetrics(metrics: Metrics, labels: OperationLabels): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       const started = performance.now();
       return {
         async willSendResponse({ operationName, errors, response }) {
           const failed = Boolean(errors?.length) || (response.body.kind === 'single' && Boolean(response.body.singleResult.errors?.length));
-          const operation = operationName && /^[A-Za-z_]\w{0,63}$/.test(operationName) ? operationName : 'anonymous';
-          metrics.observeRequest(operation, !failed, (performance.now() - started) / 1000);
+          metrics.observeRequest(labels.label(operationName), !failed, (performance.now() - started) / 1000);
         },
       };
     },
@@ -103,7 +104,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = http.createServer(app);
+  const httpServer = createHttpServer(app, config, log);
   if (config.TRUST_PROXY) app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
 
   // Security (README "Security"): credentials, rate limits and query limits, all before execution.
@@ -119,7 +120,7 @@ export async function startServer(
 
   const apollo = new ApolloServer<Context>({
     schema: await getSchema(),
-    formatError,
+    formatError: createFormatError({ hideSuggestions: !config.introspection }),
     includeStacktraceInErrorResponses: false,
     introspection: config.introspection,
     // JSON array bodies (batched operations) are refused with 400 BAD_REQUEST.
@@ -132,9 +133,13 @@ export async function startServer(
     stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
     validationRules: [...limits.validationRules, KnownOperationTypesRule] as never,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics), ...limits.plugins],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics, new OperationLabels(config.METRICS_MAX_OPERATIONS)), ...limits.plugins],
   });
   await apollo.start();
+
+  // DNS rebinding (host-check.ts): GraphQL and metrics answer only to allowed Host names; health
+  // probes, which orchestrators send to bare addresses, are not checked.
+  app.use(['/graphql', '/metrics'], hostCheck(config.allowedHosts));
 
   metrics.attach(scoring);
   app.get('/metrics', async (_req, res) => {
@@ -165,6 +170,9 @@ export async function startServer(
       serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
     }),
   );
+
+  // Browsers' preflights are answered here, before the readiness gate and authentication (cors.ts).
+  app.use('/graphql', corsMiddleware(config.corsOrigins));
 
   // Until migrations and seeding are done, GraphQL answers 503 instead of half-initialised data.
   app.use('/graphql', (_req, res, next) => {

@@ -4,6 +4,28 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { InferenceObserver } from '../inference/service.js';
 import type { Scoring } from '../scoring/scoring.js';
 
+/**
+ * Bounds the `operation` label of graphql_request_duration_seconds. Operation names come from
+ * clients, and every distinct label value is a set of series kept for the life of the process (20,000
+ * names once made /metrics 46 MB). The first `max` distinct names seen since start keep their own
+ * label; any later new name is counted as `other`; unnamed operations (and names that are not
+ * plain GraphQL names of up to 64 characters) as `anonymous`. Only names of documents that parsed
+ * and validated reach this, and only from authenticated requests.
+ */
+export class OperationLabels {
+  private readonly named = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  label(operationName: string | null | undefined): string {
+    if (!operationName || !/^[A-Za-z_]\w{0,63}$/.test(operationName)) return 'anonymous';
+    if (this.named.has(operationName)) return operationName;
+    if (this.named.size >= this.max) return 'other';
+    this.named.add(operationName);
+    return operationName;
+  }
+}
+
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {

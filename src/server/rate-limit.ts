@@ -13,6 +13,8 @@ export interface RateLimiter {
   readonly backend: 'memory' | 'redis' | 'off';
   readonly points: number;
   consume(clientKey: string): Promise<RateDecision>;
+  /** Gives back one point taken by `consume` (best effort: a store failure is ignored). */
+  refund(clientKey: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -20,7 +22,7 @@ export function createRateLimiter(config: Config, log: Logger, keyPrefix = 'cia:
   const points = config.rateLimitPoints;
   const duration = config.RATE_LIMIT_WINDOW_SECONDS;
   if (points === 0) {
-    return { backend: 'off', points, consume: async () => ({ allowed: true, remaining: Infinity }), close: async () => {} };
+    return { backend: 'off', points, consume: async () => ({ allowed: true, remaining: Infinity }), refund: async () => {}, close: async () => {} };
   }
   const memory = new RateLimiterMemory({ points, duration, keyPrefix });
   let limiter: RateLimiterAbstract = memory;
@@ -50,6 +52,13 @@ export function createRateLimiter(config: Config, log: Logger, keyPrefix = 'cia:
         // A store failure the insurance limiter could not absorb: let the request through.
         log.warn({ err: rejection }, 'rate limiter failed; request allowed');
         return { allowed: true, remaining: 0 };
+      }
+    },
+    async refund(clientKey) {
+      try {
+        await limiter.reward(clientKey, 1);
+      } catch {
+        // Redis unreachable: the point stays spent until the window ends.
       }
     },
     async close() {

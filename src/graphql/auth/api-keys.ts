@@ -74,34 +74,60 @@ export async function countActiveApiKeys(db: Database): Promise<number> {
   return db.prisma.apiKey.count({ where: { revokedAt: null } });
 }
 
-/** Resolves keys to principals, caching hits and misses for `ttlSeconds` (0 = no cache). */
+/**
+ * Resolves keys to principals. Known keys and unknown (or revoked) ones are cached for `ttlSeconds`
+ * (0 = no cache) in two separate LRUs of `maxEntries` each, so a flood of made-up keys can only
+ * evict other made-up keys, never a valid key's entry.
+ */
 export class ApiKeyStore {
-  private readonly cache: LRUCache<string, { principal: Principal | null }> | null;
+  private readonly known: LRUCache<string, Principal> | null;
+  private readonly unknown: LRUCache<string, true> | null;
 
   constructor(
     private readonly db: Database,
     ttlSeconds: number,
+    maxEntries = 10_000,
   ) {
-    this.cache = ttlSeconds > 0 ? new LRUCache({ max: 10_000, ttl: ttlSeconds * 1000 }) : null;
+    this.known = ttlSeconds > 0 ? new LRUCache({ max: maxEntries, ttl: ttlSeconds * 1000 }) : null;
+    this.unknown = ttlSeconds > 0 ? new LRUCache({ max: maxEntries, ttl: ttlSeconds * 1000 }) : null;
   }
 
-  /** The principal of a well-formed, known, unrevoked key; null otherwise. Throws when the database fails. */
-  async resolve(key: string): Promise<Principal | null> {
+  /**
+   * What is known without the database: the principal of a cached key, null for a malformed key or
+   * a cached miss, undefined when only a lookup can tell.
+   */
+  cached(key: string): Principal | null | undefined {
+    if (!keyPattern.test(key)) return null;
+    const hash = hashKey(key);
+    const principal = this.known?.get(hash);
+    if (principal) return principal;
+    if (this.unknown?.get(hash)) return null;
+    return undefined;
+  }
+
+  /** Looks the key up in the database (and caches the answer). Throws when the database fails. */
+  async lookup(key: string): Promise<Principal | null> {
     if (!keyPattern.test(key)) return null; // never touches the database
     const hash = hashKey(key);
-    const cached = this.cache?.get(hash);
-    if (cached) return cached.principal;
     const row = await this.db.prisma.apiKey.findUnique({ where: { keyHash: hash }, include: { customer: { select: { externalId: true } } } });
-    let principal: Principal | null = null;
     if (row && !row.revokedAt && isRole(row.role) && (row.role !== 'frontend' || row.customer)) {
-      principal = Object.freeze({
+      const principal: Principal = Object.freeze({
         role: row.role,
         kind: 'apikey' as const,
         keyId: row.id,
         ...(row.customerId && row.customer ? { customerId: row.customerId, customerExternalId: row.customer.externalId } : {}),
       });
+      this.unknown?.delete(hash);
+      this.known?.set(hash, principal);
+      return principal;
     }
-    this.cache?.set(hash, { principal });
-    return principal;
+    this.unknown?.set(hash, true);
+    return null;
+  }
+
+  /** The principal of a well-formed, known, unrevoked key; null otherwise. Throws when the database fails. */
+  async resolve(key: string): Promise<Principal | null> {
+    const cached = this.cached(key);
+    return cached === undefined ? this.lookup(key) : cached;
   }
 }

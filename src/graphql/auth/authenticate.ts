@@ -1,7 +1,9 @@
 // Before any GraphQL work: who is asking (Authorization: Bearer <API key>) and may they ask now
-// (per-client rate limit). Failures are answered here, as JSON with a code, never reaching Apollo:
-// 401 UNAUTHENTICATED, 429 RATE_LIMITED (with Retry-After), 503 SERVICE_UNAVAILABLE when the key
-// store cannot be read. The principal goes to the GraphQL context through res.locals.
+// (per-client rate limit). A key that is not cached is looked up in the database only after the
+// client's address has passed its own rate limit. Failures are answered here, as JSON with a code,
+// never reaching Apollo: 401 UNAUTHENTICATED, 429 RATE_LIMITED (with Retry-After), 503
+// SERVICE_UNAVAILABLE when the key store cannot be read. The principal goes to the GraphQL context
+// through res.locals.
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -35,25 +37,39 @@ export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLi
     const ipKey = `ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
     const header = req.headers.authorization;
     let principal: Principal | null = null;
+    // Whether this request already spent a point of the address's budget.
+    let chargedToAddress = false;
     if (header === undefined || header.trim() === '') {
       if (config.authMode === 'off') principal = developmentPrincipal;
     } else {
       const match = /^Bearer +([!-~]{1,512})$/i.exec(header.trim());
       if (match) {
-        try {
-          principal = await store.resolve(match[1]!);
-        } catch (err) {
-          if (isDatabaseUnavailable(err)) {
-            res.set('retry-after', '5');
-            return fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry later.');
+        const key = match[1]!;
+        const cached = store.cached(key);
+        if (cached !== undefined) {
+          principal = cached;
+        } else {
+          // A key the cache does not know costs a database lookup: the address pays for it first,
+          // so an address over its limit causes no lookups at all, whatever keys it makes up.
+          if (await limited(req, res, ipKey)) return;
+          chargedToAddress = true;
+          try {
+            principal = await store.lookup(key);
+          } catch (err) {
+            if (isDatabaseUnavailable(err)) {
+              res.set('retry-after', '5');
+              return fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry later.');
+            }
+            return next(err);
           }
-          return next(err);
+          // A valid key is limited on its own budget (below), not on its address's.
+          if (principal) await limiter.refund(ipKey);
         }
       }
     }
     if (!principal) {
       // Failed attempts count against the address, so guessing keys is rate limited too.
-      if (await limited(req, res, ipKey)) return;
+      if (!chargedToAddress && (await limited(req, res, ipKey))) return;
       res.set('www-authenticate', 'Bearer realm="graphql"');
       const message = header ? 'Invalid or revoked credential' : 'Authentication required: send Authorization: Bearer <API key>';
       return fail(res, 401, ErrorCode.UNAUTHENTICATED, message);
