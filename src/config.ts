@@ -87,6 +87,26 @@ const schema = z.object({
     .refine((s) => list(s).every(isOrigin), 'must be a comma-separated list of exact origins such as https://shop.example.com (scheme, host and port only, no path or trailing slash)')
     .optional(),
   METRICS_MAX_OPERATIONS: intIn(0, 10_000).default(100),
+  // Shopper tokens (README "Storefronts: shopper tokens"): exactly one key source, plus issuer and audience.
+  JWT_JWKS_URL: z
+    .string()
+    .url('must be an http(s) URL of a JSON Web Key Set')
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  JWT_PUBLIC_KEY: z
+    .string()
+    .regex(/-----BEGIN PUBLIC KEY-----/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)').optional().or(z.literal('').transform(() => undefined)),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_CUSTOMER_CLAIM: z.string().regex(/^[A-Za-z_][\w:.-]{0,63}$/, 'must be a claim name').default('sub'),
+  JWT_MAX_BYTES: intIn(256, 65_536).default(8192),
+  JWT_CLOCK_TOLERANCE_SECONDS: intIn(0, 300).default(30),
+  JWT_JWKS_COOLDOWN_SECONDS: intIn(0, 3600).default(30),
+  JWT_JWKS_MAX_AGE_SECONDS: intIn(1, 86_400).default(600),
   SCORING_AS_OF: z
     .string()
     .refine((s) => parseScoringTime(s) !== null, `must be ${scoringTimeFormat}`)
@@ -105,6 +125,8 @@ export type Config = z.infer<typeof schema> & {
   allowedHosts: string[] | null;
   /** CORS_ORIGINS resolved: the exact origins browsers may call from (none by default). */
   corsOrigins: string[];
+  /** Shopper tokens are accepted (one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET is set). */
+  jwtEnabled: boolean;
 };
 
 /** Host names allowed when AUTH_MODE=off and ALLOWED_HOSTS is unset: loopback only (DNS rebinding). */
@@ -132,8 +154,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && authMode === 'off') {
     throw new ConfigError('Invalid configuration:\n  AUTH_MODE: must not be off when NODE_ENV=production (every request would be an admin)');
   }
+  const jwtSources = (['JWT_JWKS_URL', 'JWT_PUBLIC_KEY', 'JWT_SECRET'] as const).filter((k) => cfg[k]);
+  if (jwtSources.length > 1) {
+    throw new ConfigError(`Invalid configuration:\n  ${jwtSources.join(', ')}: set only one source of shopper-token keys`);
+  }
+  if (jwtSources.length === 1 && (!cfg.JWT_ISSUER || !cfg.JWT_AUDIENCE)) {
+    throw new ConfigError(`Invalid configuration:\n  JWT_ISSUER, JWT_AUDIENCE: both are required with ${jwtSources[0]} (a token from another issuer or for another audience must not pass)`);
+  }
   return {
     ...cfg,
+    jwtEnabled: jwtSources.length === 1,
     dataDir: path.resolve(cfg.DATA_DIR),
     authMode,
     introspection: (cfg.GRAPHQL_INTROSPECTION ?? (production ? 'off' : 'on')) === 'on',

@@ -19,7 +19,7 @@ const models = ['xgboost-segment', 'logistic-segment', 'transformer-segment'] as
 const segments = ['lapsing', 'active', 'high_value'] as const;
 const aliasOf = { 'xgboost-segment': 'x', 'logistic-segment': 'l', 'transformer-segment': 't' } as const;
 
-const QUERY = `query($id: ID!, $asOf: DateTimeISO) { customer(id: $id) {
+const QUERY = `query($id: ID!, $asOf: ScoringTime) { customer(id: $id) {
   ${models.map((m) => `${aliasOf[m]}: prediction(model: "${m}", asOf: $asOf) { ...P }`).join('\n  ')}
   d: explanation(top: 100, asOf: $asOf) { ...E }
 } }

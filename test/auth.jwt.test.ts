@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwtVerifier, type JwtSettings } from '../src/auth/jwt.js';
+import { createApiKey } from '../src/graphql/auth/api-keys.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const ISSUER = 'https://id.shop.test/';
 const AUDIENCE = 'customer-intelligence';
@@ -147,5 +149,60 @@ describe('shopper tokens (JWT)', () => {
     const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('shopper-9').setExpirationTime('5m').sign(new TextEncoder().encode(secret));
     expect(await v.verify(hs)).toMatchObject({ ok: true, customerExternalId: 'shopper-9' });
     expect(await v.verify(await token(k1))).toEqual({ ok: false, reason: 'invalid' });
+  });
+});
+
+describe('shopper tokens over HTTP', () => {
+  let jwks: Jwks;
+  let key: Key;
+  let t: TestServer;
+  const ask = (token: string) => t.post(JSON.stringify({ query: '{ customerByExternalId(externalId: "shopper-42") { externalId segment probability } }' }), { authorization: `Bearer ${token}` });
+
+  beforeAll(async () => {
+    jwks = await startJwks();
+    key = await rsaKey('live');
+    jwks.keys = [key.jwk];
+    t = await startTestServer('pglite', { AUTH_MODE: 'required', JWT_JWKS_URL: jwks.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_MAX_BYTES: '2048' });
+    await t.db.prisma.customer.create({ data: { externalId: 'shopper-42', name: 'Shopper', country: 'DE' } });
+    await createApiKey(t.db, { role: 'admin' }); // production-like start: at least one key exists
+  });
+  afterAll(async () => {
+    await t?.close();
+    await jwks?.close();
+  });
+
+  it('serves the shopper named by the token as a frontend credential', async () => {
+    const res = await ask(await token(key));
+    expect(res.status).toBe(200);
+    expect(res.json.errors).toBeUndefined();
+    expect(res.json.data.customerByExternalId.externalId).toBe('shopper-42');
+    const other = await t.post(JSON.stringify({ query: '{ customers(first: 1) { totalCount } }' }), { authorization: `Bearer ${await token(key)}` });
+    expect(other.json.errors.map((e: any) => e.extensions.code)).toEqual(['FORBIDDEN']);
+  });
+
+  it('answers every refusal with 401 and a catalogued code, saying nothing that helps a forger', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = (await token(key)).split('.')[1];
+    const forged = [
+      await token(key, {}, { nbf: now + 3600 }),
+      await token(key, {}, { iss: 'https://evil.test/' }),
+      await token(key, {}, { aud: 'other' }),
+      await token(key, {}, { kid: 'unknown' }),
+      `${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`,
+      await new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'live' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('shopper-42').setExpirationTime('5m').sign(new TextEncoder().encode(key.pem)),
+      await token(key, { pad: 'x'.repeat(3000) }),
+    ];
+    const bodies = new Set<string>();
+    for (const f of forged) {
+      const res = await ask(f);
+      expect(res.status).toBe(401);
+      expect(res.json.errors.map((e: any) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
+      bodies.add(JSON.stringify(res.json));
+    }
+    // One answer for all of them: which check failed is not revealed.
+    expect(bodies.size).toBe(1);
+    const expired = await ask(await token(key, {}, { exp: now - 120 }));
+    expect(expired.status).toBe(401);
+    expect(expired.json.errors.map((e: any) => e.extensions.code)).toEqual(['TOKEN_EXPIRED']);
   });
 });

@@ -38,3 +38,15 @@ describe('configuration', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).corsOrigins).toEqual(['https://a.example', 'http://localhost:5173']);
   });
 });
+
+describe('shopper-token configuration', () => {
+  const base = { NODE_ENV: 'test' } as NodeJS.ProcessEnv;
+  it('needs issuer and audience with a key source, and only one key source', () => {
+    expect(() => loadConfig({ ...base, JWT_SECRET: 'x'.repeat(32) })).toThrow(/JWT_ISSUER, JWT_AUDIENCE: both are required/);
+    expect(() => loadConfig({ ...base, JWT_SECRET: 'x'.repeat(32), JWT_JWKS_URL: 'http://127.0.0.1:1/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow(/set only one source/);
+    expect(() => loadConfig({ ...base, JWT_SECRET: 'short', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow(/JWT_SECRET: must be at least 32/);
+    expect(() => loadConfig({ ...base, JWT_PUBLIC_KEY: 'not a pem', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow(/JWT_PUBLIC_KEY/);
+    expect(loadConfig({ ...base, JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }).jwtEnabled).toBe(true);
+    expect(loadConfig(base).jwtEnabled).toBe(false);
+  });
+});

@@ -2,7 +2,9 @@
 // every role, every PII field for every role and path, production refusing to run unauthenticated,
 // introspection off in production. The policy under test is src/graphql/auth/policy.ts.
 import { getNamedType, getNullableType, isLeafType, isNonNullType, isObjectType, type GraphQLField } from 'graphql';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatabaseKind } from '../src/db/client.js';
 import { loadConfig } from '../src/config.js';
 import { createApiKey, hashKey, revokeApiKey } from '../src/graphql/auth/api-keys.js';
 import { MASK } from '../src/graphql/auth/field-policy.js';
@@ -33,7 +35,15 @@ function generatedSample(parent: string, field: GraphQLField<unknown, unknown>):
   return isLeafType(getNamedType(field.type)) ? `${op}{ ${field.name} }` : `${op}{ ${field.name} { __typename } }`;
 }
 
-describe.each(databaseKinds)('access control on %s', (kind) => {
+// The storefront credential comes in two kinds with one policy: a frontend API key, and a shopper
+// token (JWT) from the shop's identity provider. The whole suite runs with keys on every database,
+// and once more on the embedded one with shopper tokens as the frontend credential.
+const SHOPPER_SECRET = 'storefront-test-secret-0123456789abcdef';
+const shopperToken = (externalId: string) =>
+  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://id.shop.test/').setAudience('cia').setSubject(externalId).setExpirationTime('10m').sign(new TextEncoder().encode(SHOPPER_SECRET));
+const cases: [DatabaseKind, 'apikey' | 'jwt'][] = [...databaseKinds.map((k): [DatabaseKind, 'apikey'] => [k, 'apikey']), ['pglite', 'jwt']];
+
+describe.each(cases)('access control on %s, frontend credential: %s', (kind, frontendKind) => {
   let t: TestServer;
   const keys = {} as Record<Role, string>;
   let other: string; // another customer's key (frontend)
@@ -44,7 +54,11 @@ describe.each(databaseKinds)('access control on %s', (kind) => {
 
   beforeAll(async () => {
     // NODE_ENV=test with AUTH_MODE=required: every request needs a key, as in production.
-    t = await startTestServer(kind, { AUTH_MODE: 'required', AUTH_CACHE_TTL_SECONDS: '0' });
+    t = await startTestServer(kind, {
+      AUTH_MODE: 'required',
+      AUTH_CACHE_TTL_SECONDS: '0',
+      ...(frontendKind === 'jwt' ? { JWT_SECRET: SHOPPER_SECRET, JWT_ISSUER: 'https://id.shop.test/', JWT_AUDIENCE: 'cia' } : {}),
+    });
     const mk = (externalId: string, name: string, email: string, birthDate: string) =>
       t.db.prisma.customer.create({ data: { externalId, name, email, birthDate: new Date(birthDate), country: 'DE' }, select: { id: true, externalId: true } });
     alice = await mk('alice', 'Alice Archer', 'alice@example.com', '1980-02-03');
@@ -52,18 +66,19 @@ describe.each(databaseKinds)('access control on %s', (kind) => {
     await t.db.prisma.order.create({ data: { customerId: alice.id, externalId: 'alice-1', orderedAt: new Date('2025-12-01T00:00:00Z'), amount: '12.50', itemCount: 1, currency: 'USD' } });
     keys.admin = (await createApiKey(t.db, { role: 'admin', name: 'ops' })).key;
     keys.bi = (await createApiKey(t.db, { role: 'bi' })).key;
-    keys.frontend = (await createApiKey(t.db, { role: 'frontend', customer: 'alice' })).key;
-    other = (await createApiKey(t.db, { role: 'frontend', customer: bob.id })).key;
+    keys.frontend = frontendKind === 'jwt' ? await shopperToken('alice') : (await createApiKey(t.db, { role: 'frontend', customer: 'alice' })).key;
+    other = frontendKind === 'jwt' ? await shopperToken('bob') : (await createApiKey(t.db, { role: 'frontend', customer: bob.id })).key;
   });
   afterAll(() => t?.close());
 
   it('stores only the sha256 of a key', async () => {
     const stored = await t.db.prisma.apiKey.findMany();
-    expect(stored).toHaveLength(4);
+    // Shopper tokens are verified, never stored.
+    expect(stored).toHaveLength(frontendKind === 'jwt' ? 2 : 4);
     const dump = JSON.stringify(stored);
-    for (const key of Object.values(keys)) {
+    for (const [role, key] of Object.entries(keys)) {
       expect(dump).not.toContain(key);
-      expect(stored.some((r) => r.keyHash === hashKey(key))).toBe(true);
+      expect(stored.some((r) => r.keyHash === hashKey(key))).toBe(role !== 'frontend' || frontendKind === 'apikey');
     }
   });
 

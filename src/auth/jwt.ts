@@ -7,6 +7,9 @@
 // refresh it).
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { Config } from '../config.js';
+import type { Principal } from '../graphql/auth/principal.js';
 
 export interface JwtSettings {
   jwksUrl?: string;
@@ -96,4 +99,59 @@ export class JwtVerifier {
       return { ok: false, reason: 'invalid' };
     }
   }
+}
+
+/**
+ * Shopper tokens → principals: a verified token is the `frontend` role for the customer whose
+ * `externalId` is the token's customer claim. The customer's id is looked up once per TTL (a
+ * shopper without a customer row yet gets a principal that reads only `customerByExternalId`,
+ * which answers null).
+ */
+export class ShopperTokens {
+  private readonly ids: LRUCache<string, { id: string | null }>;
+
+  constructor(
+    readonly verifier: JwtVerifier,
+    private readonly findCustomerId: (externalId: string) => Promise<string | null>,
+    ttlSeconds: number,
+  ) {
+    this.ids = new LRUCache({ max: 100_000, ttl: Math.max(1, ttlSeconds) * 1000 });
+  }
+
+  async authenticate(token: string): Promise<{ ok: true; principal: Principal } | { ok: false; reason: 'invalid' | 'expired' | 'unavailable' }> {
+    const outcome = await this.verifier.verify(token);
+    if (!outcome.ok) return outcome;
+    const externalId = outcome.customerExternalId;
+    let entry = this.ids.get(externalId);
+    if (!entry) {
+      entry = { id: await this.findCustomerId(externalId) };
+      this.ids.set(externalId, entry);
+    }
+    return {
+      ok: true,
+      principal: Object.freeze({
+        role: 'frontend',
+        kind: 'jwt',
+        // Rate limited per shopper, like a key.
+        keyId: `jwt:${externalId}`,
+        customerExternalId: externalId,
+        ...(entry.id ? { customerId: entry.id } : {}),
+      }),
+    };
+  }
+}
+
+export function jwtSettingsFrom(config: Config): JwtSettings {
+  return {
+    jwksUrl: config.JWT_JWKS_URL,
+    publicKey: config.JWT_PUBLIC_KEY,
+    secret: config.JWT_SECRET,
+    issuer: config.JWT_ISSUER!,
+    audience: config.JWT_AUDIENCE!,
+    customerClaim: config.JWT_CUSTOMER_CLAIM,
+    maxBytes: config.JWT_MAX_BYTES,
+    clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+    jwksCooldownSeconds: config.JWT_JWKS_COOLDOWN_SECONDS,
+    jwksMaxAgeSeconds: config.JWT_JWKS_MAX_AGE_SECONDS,
+  };
 }

@@ -37,6 +37,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   /** The document exceeds a limit (depth, aliases, directives, tokens, length or cost); `extensions.limit` names it. (HTTP 400) */
   QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
+  /** A correctly signed shopper token (JWT) whose `exp` has passed: get a fresh one. (HTTP 401) */
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   /** Too many requests from this client; retry after `Retry-After` seconds. (HTTP 429) */
   RATE_LIMITED: 'RATE_LIMITED',
   /** The request carries `extensions.persistedQuery` (automatic persisted queries are off): resend with `query`. (Apollo) */

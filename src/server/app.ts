@@ -26,6 +26,7 @@ import { Readiness } from './health.js';
 import { OperationLabels, type Metrics } from './metrics.js';
 import { ApiKeyStore } from '../graphql/auth/api-keys.js';
 import { authenticate, principalOf } from '../graphql/auth/authenticate.js';
+import { JwtVerifier, ShopperTokens, jwtSettingsFrom } from '../auth/jwt.js';
 import { checkAuthAtStartup } from '../graphql/auth/startup.js';
 import { modelPricing, queryLengthGuard, queryLimits } from './limits.js';
 import { createRateLimiter } from './rate-limit.js';
@@ -110,6 +111,13 @@ export async function startServer(
   // Security (README "Security"): credentials, rate limits and query limits, all before execution.
   await checkAuthAtStartup(config, db, log);
   const keyStore = new ApiKeyStore(db, config.AUTH_CACHE_TTL_SECONDS);
+  const shoppers = config.jwtEnabled
+    ? new ShopperTokens(
+        new JwtVerifier(jwtSettingsFrom(config)),
+        async (externalId) => (await db.prisma.customer.findUnique({ where: { externalId }, select: { id: true } }))?.id ?? null,
+        config.AUTH_CACHE_TTL_SECONDS,
+      )
+    : undefined;
   const rateLimiter = createRateLimiter(config, log);
   // Query cost prices each model's predictions and explanations by method (src/server/limits.ts).
   const pricing = modelPricing(
@@ -182,7 +190,7 @@ export async function startServer(
 
   app.use(
     '/graphql',
-    authenticate(config, keyStore, rateLimiter, log),
+    authenticate(config, keyStore, rateLimiter, log, shoppers),
     express.json({ limit: config.BODY_LIMIT }),
     queryLengthGuard(config),
     expressMiddleware(apollo, {

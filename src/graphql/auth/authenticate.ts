@@ -10,7 +10,8 @@ import type { Config } from '../../config.js';
 import type { RateLimiter } from '../../server/rate-limit.js';
 import { isDatabaseUnavailable } from '../error-format.js';
 import { ErrorCode } from '../errors.js';
-import type { ApiKeyStore } from './api-keys.js';
+import type { ShopperTokens } from '../../auth/jwt.js';
+import { KEY_PREFIX, type ApiKeyStore } from './api-keys.js';
 import { developmentPrincipal, type Principal } from './principal.js';
 
 const fail = (res: Response, status: number, code: string, message: string, extensions: Record<string, unknown> = {}) =>
@@ -20,7 +21,7 @@ export function principalOf(res: Response): Principal | undefined {
   return res.locals.principal as Principal | undefined;
 }
 
-export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLimiter, log: Logger) {
+export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLimiter, log: Logger, shoppers?: ShopperTokens) {
   async function limited(req: Request, res: Response, clientKey: string): Promise<boolean> {
     const decision = await limiter.consume(clientKey);
     if (decision.allowed) {
@@ -42,9 +43,36 @@ export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLi
     if (header === undefined || header.trim() === '') {
       if (config.authMode === 'off') principal = developmentPrincipal;
     } else {
-      const match = /^Bearer +([!-~]{1,512})$/i.exec(header.trim());
-      if (match) {
-        const key = match[1]!;
+      const match = /^Bearer +([!-~]+)$/i.exec(header.trim());
+      const credential = match?.[1];
+      if (credential && shoppers && !credential.startsWith(KEY_PREFIX)) {
+        // A shopper token: verifying costs CPU (and at worst one key-set fetch per cooldown), so the
+        // address pays first, as for an unknown key.
+        if (await limited(req, res, ipKey)) return;
+        chargedToAddress = true;
+        let outcome: Awaited<ReturnType<ShopperTokens['authenticate']>>;
+        try {
+          outcome = await shoppers.authenticate(credential);
+        } catch (err) {
+          if (isDatabaseUnavailable(err)) {
+            res.set('retry-after', '5');
+            return fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry later.');
+          }
+          return next(err);
+        }
+        if (outcome.ok) {
+          principal = outcome.principal;
+          await limiter.refund(ipKey);
+        } else if (outcome.reason === 'expired') {
+          res.set('www-authenticate', 'Bearer realm="graphql", error="invalid_token"');
+          return fail(res, 401, ErrorCode.TOKEN_EXPIRED, 'The token has expired; get a fresh one.');
+        } else if (outcome.reason === 'unavailable') {
+          log.warn('shopper-token keys could not be fetched');
+          res.set('retry-after', '5');
+          return fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'Tokens cannot be checked right now; retry later.');
+        }
+      } else if (credential && credential.length <= 512) {
+        const key = credential;
         const cached = store.cached(key);
         if (cached !== undefined) {
           principal = cached;
@@ -71,7 +99,7 @@ export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLi
       // Failed attempts count against the address, so guessing keys is rate limited too.
       if (!chargedToAddress && (await limited(req, res, ipKey))) return;
       res.set('www-authenticate', 'Bearer realm="graphql"');
-      const message = header ? 'Invalid or revoked credential' : 'Authentication required: send Authorization: Bearer <API key>';
+      const message = header ? 'Invalid or revoked credential' : `Authentication required: send Authorization: Bearer <API key${shoppers ? ' or shopper token' : ''}>`;
       return fail(res, 401, ErrorCode.UNAUTHENTICATED, message);
     }
     if (await limited(req, res, principal.keyId ? `key:${principal.keyId}` : ipKey)) return;

@@ -8,8 +8,8 @@ export const isRole = (value: unknown): value is Role => typeof value === 'strin
 
 export interface Principal {
   role: Role;
-  /** `apikey`: a stored API key; `anonymous`: no credential while AUTH_MODE=off (development). */
-  kind: 'apikey' | 'anonymous';
+  /** `apikey`: a stored API key; `jwt`: a shopper token from the shop's identity provider; `anonymous`: no credential while AUTH_MODE=off (development). */
+  kind: 'apikey' | 'jwt' | 'anonymous';
   /** The API key's id (rate limiting, logs); absent for anonymous. */
   keyId?: string;
   /** For `frontend`: the one customer this credential may read. */
