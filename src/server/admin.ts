@@ -71,13 +71,13 @@ export function adminRoutes(): express.Router {
       setHeaders: (res) => res.set('x-content-type-options', 'nosniff'),
     }),
   );
+  // A missing asset answers with the JSON 404 of the rest of the service, not with the page.
+  router.use('/admin/assets', (_req: express.Request, res: express.Response) => {
+    res.status(404).json({ errors: [{ message: 'Not found', extensions: { code: ErrorCode.NOT_FOUND } }] });
+  });
   router.get('/graphiql', (_req, res) => sendPage(res, 'graphiql.html'));
   router.get('/graphql', (req, res, next) => (wantsHtml(req) ? sendPage(res, 'graphiql.html') : next()));
   // The dashboard is a single-page app: every /admin path is the same page, routed in the browser.
   router.get(['/admin', '/admin/{*rest}'], (_req, res) => sendPage(res, 'index.html'));
-  // A missing asset answers with the JSON 404 of the rest of the service.
-  router.use('/admin/assets', (_req: express.Request, res: express.Response) => {
-    res.status(404).json({ errors: [{ message: 'Not found', extensions: { code: ErrorCode.NOT_FOUND } }] });
-  });
   return router;
 }

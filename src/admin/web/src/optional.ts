@@ -21,31 +21,50 @@ async function optional<R>(query: string): Promise<R | null> {
   }
 }
 
+const optionalFields = ['status', 'baselines', 'gate'] as const;
+
+// Which optional fields the server has: asked once per page load (each absent field costs one
+// refused request, which the browser's console lists as a 400).
+let supported: Promise<string[]> | undefined;
+function supportedFields(): Promise<string[]> {
+  supported ??= Promise.all(optionalFields.map(async (f): Promise<string | null> => ((await optional(`query ModelField { models { name ${f} } }`)) ? f : null))).then(
+    (fs) => fs.filter((f): f is string => f !== null),
+    (err: unknown) => {
+      supported = undefined;
+      throw err;
+    },
+  );
+  return supported!;
+}
+
 /** Status, baselines and gate per model version, by "name@version"; fields the server lacks are absent. */
 export async function modelExtras(): Promise<Map<string, ModelExtras>> {
+  const fields = await supportedFields();
   const out = new Map<string, ModelExtras>();
-  for (const fields of ['status', 'baselines', 'gate']) {
-    const data = await optional<{ models: ({ name: string; version: string } & ModelExtras)[] }>(`query ModelExtras { models { name version ${fields} } }`);
-    for (const m of data?.models ?? []) out.set(key(m.name, m.version), { ...out.get(key(m.name, m.version)), ...m });
-  }
+  if (!fields.length) return out;
+  const data = await request<{ models: ({ name: string; version: string } & ModelExtras)[] }, Record<string, never>>(`query ModelExtras { models { name version ${fields.join(' ')} } }`, {});
+  for (const m of data.models) out.set(key(m.name, m.version), m);
   return out;
 }
 
 export const extrasOf = (extras: Map<string, ModelExtras> | undefined, name: string, version: string): ModelExtras => extras?.get(key(name, version)) ?? {};
 
+let promotable: Promise<boolean> | undefined;
 /**
  * Whether the server has `promoteModel(name, version)`. The probe document holds the mutation but
  * runs only its harmless query: the whole document is validated, nothing is promoted.
  */
-export async function canPromote(): Promise<boolean> {
+export function canPromote(): Promise<boolean> {
   const probe = 'query PromoteProbe { __typename } mutation PromoteModel($name: String!, $version: String!) { promoteModel(name: $name, version: $version) { __typename } }';
-  try {
-    await request(probe, {});
-    return true;
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 'GRAPHQL_VALIDATION_FAILED') return false;
-    throw err;
-  }
+  promotable ??= request(probe, {}).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof ApiError && err.code === 'GRAPHQL_VALIDATION_FAILED') return false;
+      promotable = undefined;
+      throw err;
+    },
+  );
+  return promotable;
 }
 
 export async function promote(name: string, version: string): Promise<void> {

@@ -78,9 +78,11 @@ export function ConfusionMatrix({ matrix, classes }: { matrix: unknown; classes:
           <tr key={classes[i]}>
             <th scope="row">actual {classes[i]!.replace(/_/g, ' ')}</th>
             {r.map((v, j) => {
+              // From #eff6ff (0) to #93c5fd (the largest cell): light enough for dark text throughout.
               const shade = v / max;
+              const mix = (a: number, b: number) => Math.round(a + (b - a) * shade);
               return (
-                <td key={j} className="num" style={{ background: `rgba(37, 99, 235, ${(0.08 + shade * 0.6).toFixed(3)})`, color: shade > 0.55 ? '#fff' : undefined }}>
+                <td key={j} className="num" style={{ background: `rgb(${mix(0xef, 0x93)}, ${mix(0xf6, 0xc5)}, ${mix(0xff, 0xfd)})` }}>
                   {v}
                 </td>
               );

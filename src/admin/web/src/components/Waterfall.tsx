@@ -19,11 +19,13 @@ interface Step {
   to: number;
 }
 
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, Math.max(8, n - 1))}…` : s);
+
 function steps(e: Explained): Step[] {
   const out: Step[] = [{ kind: 'base', label: 'Base value', detail: 'before any input', from: 0, to: e.baseValue }];
   let at = e.baseValue;
   for (const c of e.contributions) {
-    out.push({ kind: 'contribution', label: c.label, detail: c.value === null ? 'missing' : `= ${+c.value.toFixed(4)}`, from: at, to: at + c.contribution });
+    out.push({ kind: 'contribution', label: c.label, detail: c.value === null ? 'missing' : `= ${+c.value.toFixed(2)}`, from: at, to: at + c.contribution });
     at += c.contribution;
   }
   out.push({ kind: 'rest', label: 'All other inputs', from: at, to: at + e.restContribution });
@@ -37,7 +39,7 @@ export function Waterfall({ explanation }: { explanation: Explained }) {
   const lo = Math.min(0, ...values);
   const hi = Math.max(0, ...values);
   const span = hi - lo || 1;
-  const labelW = 260;
+  const labelW = 330;
   const valueW = 80;
   const plotW = 420;
   const rowH = 28;
@@ -55,8 +57,8 @@ export function Waterfall({ explanation }: { explanation: Explained }) {
           return (
             <g key={i} role="listitem" aria-label={`${r.label}${r.detail ? ` (${r.detail})` : ''}: ${text}`} className={`step ${r.kind}`} data-kind={r.kind} data-delta={r.kind === 'margin' ? undefined : delta} data-value={r.to}>
               <text x={labelW - 8} y={y + rowH / 2 + 4} textAnchor="end" className="label">
-                {r.label.length > 34 ? `${r.label.slice(0, 33)}…` : r.label}
-                {r.detail && <tspan className="detail"> {r.detail.length > 14 ? '' : r.detail}</tspan>}
+                {clip(r.label, 48 - (r.detail?.length ?? 0))}
+                {r.detail && <tspan className="detail"> {r.detail}</tspan>}
               </text>
               <rect x={Math.min(x(r.from), x(r.to))} y={y + 4} width={Math.max(1, Math.abs(x(r.to) - x(r.from)))} height={rowH - 10} className={cls} />
               {i > 0 && i < rows.length - 1 && <line x1={x(r.from)} x2={x(r.from)} y1={y - 6} y2={y + 4} className="connector" />}

@@ -94,7 +94,7 @@ function Prediction({ p }: { p: NonNullable<Detail['prediction']> }) {
   return (
     <>
       <p>
-        <code>{p.model}</code> {p.modelVersion}, as of {dateTime(p.asOf)}: heading for <strong data-testid="predicted-segment">{segmentLabel(p.segment)}</strong> with probability{' '}
+        <code data-testid="prediction-model">{p.model}</code> {p.modelVersion}, as of {dateTime(p.asOf)}: heading for <strong data-testid="predicted-segment">{segmentLabel(p.segment)}</strong> with probability{' '}
         {pct(p.probability)}.
       </p>
       <table className="probabilities" data-testid="segment-probabilities">

@@ -5,7 +5,7 @@ import { ApiError, request } from '../api';
 import { csvRow, download } from '../csv';
 import { ErrorMessage, Loading, Maybe } from '../components/Status';
 import { day, int, money, num, segmentLabel } from '../format';
-import { CustomerExportDocument, CustomerPageDocument, ModelListDocument, type CustomerFilter, type CustomerOrderBy, type CustomerSortField, type SortDirection } from '../generated/graphql';
+import { CustomerExportDocument, CustomerPageDocument, type CustomerExportQuery, ModelListDocument, type CustomerFilter, type CustomerOrderBy, type CustomerSortField, type SortDirection } from '../generated/graphql';
 import { Link, useRouter } from '../router';
 import { useQuery } from '../useQuery';
 
@@ -237,13 +237,20 @@ function ExportButton({ filter, orderBy, total }: { filter: CustomerFilter; orde
     setProgress({ rows, total });
     try {
       // Page by page with the API's cursors: one page in flight, each turned into CSV text at once.
+      let first = EXPORT_PAGE_SIZE;
       for (;;) {
-        const { customers }: { customers: { pageInfo: { hasNextPage: boolean; endCursor?: string | null }; edges: { node: any }[] } } = await request(
-          CustomerExportDocument,
-          { filter, orderBy, first: EXPORT_PAGE_SIZE, after },
-          undefined,
-          controller.signal,
-        );
+        let customers: CustomerExportQuery['customers'];
+        try {
+          ({ customers } = await request(CustomerExportDocument, { filter, orderBy, first, after }, undefined, controller.signal));
+        } catch (err) {
+          // A server with a smaller MAX_PAGE_SIZE says how large a page may be: continue with that.
+          const max = (err as ApiError).errors?.[0]?.extensions?.maxPageSize;
+          if ((err as ApiError).code === 'PAGE_SIZE_EXCEEDED' && typeof max === 'number' && max > 0 && max < first) {
+            first = max;
+            continue;
+          }
+          throw err;
+        }
         let chunk = '';
         for (const { node: c } of customers.edges) {
           chunk += csvRow(

@@ -25,7 +25,7 @@ export function Overview() {
   const option = useMemo<ChartOption | null>(() => {
     if (!summary) return null;
     return {
-      grid: { left: 90, right: 24, top: 10, bottom: 30 },
+      grid: { left: 90, right: 64, top: 10, bottom: 30 },
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
       xAxis: { type: 'value', name: 'customers', nameLocation: 'middle', nameGap: 22 },
       yAxis: { type: 'category', data: summary.segments.map((s) => segmentLabel(s.segment)), inverse: true },
