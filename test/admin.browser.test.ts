@@ -40,6 +40,8 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
     await page.goto(base + url);
     await page.waitForSelector(ready);
     timings[name] = await page.evaluate(() => Math.round(performance.now()));
+    // Reported, not tuned: a bound only a broken page (or a wedged machine) exceeds.
+    expect(timings[name]).toBeLessThan(20_000);
   }
 
   async function signIn(page: Page, key: string) {
@@ -100,8 +102,9 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('not valid');
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
 
+    // The form submits with Enter, too.
     await page.getByLabel('API key').fill(keys.bi);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('API key').press('Enter');
     await page.waitForSelector('[data-testid=role]');
     expect(await page.textContent('[data-testid=role]')).toBe('bi');
     expect(page.url()).not.toContain(keys.bi);
@@ -134,6 +137,15 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
     }
     await page.waitForSelector('table.confusion');
     await expectAccessible(page, 'overview');
+
+    // From the keyboard: Tab reaches the navigation, Enter follows it, focus lands on the new heading.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    let tabs = 0;
+    while (tabs++ < 10 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Customers') await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.tagName + ' ' + document.activeElement?.textContent)).toBe('A Customers');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/admin\/customers$/);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName + ' ' + document.activeElement?.textContent)).toBe('H1 Customers');
     expect(page.problems).toEqual([]);
     await page.close();
   });
