@@ -34,8 +34,8 @@ export function adminBuildIsFresh(): boolean {
   return Math.max(...inputs.map(newestMtime)) <= stamp.mtimeMs;
 }
 
-function run(cmd: string, args: string[]) {
-  const res = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+function run(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
   if (res.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${res.status ?? res.signal})`);
 }
 
@@ -50,7 +50,9 @@ export function buildAdmin(force = false): boolean {
   }
   const started = Date.now();
   run(bin('graphql-codegen'), ['--config', 'codegen.yml', '--silent']);
-  run(bin('vite'), ['build', '--config', path.join(webDir, 'vite.config.ts'), '--logLevel', 'warn']);
+  // Always the production build of React: Vite keeps a NODE_ENV it inherits (vitest sets "test",
+  // a developer's shell may say "development"), which would bundle React's development build.
+  run(bin('vite'), ['build', '--config', path.join(webDir, 'vite.config.ts'), '--logLevel', 'warn'], { NODE_ENV: 'production' });
   fs.writeFileSync(stampFile, `${new Date().toISOString()}\n`);
   console.error(`admin dashboard built into dist/admin in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return true;

@@ -12,12 +12,40 @@ import { segmentColors } from './Overview';
 
 type Detail = NonNullable<CustomerDetailQuery['customer']>;
 
+const predictionAtVersion = `query PredictionAtVersion($id: ID!, $model: String, $version: String) {
+  customer(id: $id) {
+    prediction(model: $model, version: $version) {
+      model modelVersion asOf segment probability
+      segmentProbabilities { segment probability }
+      explanation(top: 8) { segment method methodDescription baseValue margin restContribution summary contributions { feature label value contribution } }
+    }
+  }
+}`;
+
 export function Customer({ id }: { id: string }) {
   const { location, navigate } = useRouter();
   const model = location.search.get('model') || null;
+  const version = location.search.get('version') || null;
   const { data, error, loading } = useQuery(CustomerDetailDocument, { id, model });
+  // A particular version (an API that serves several versions of a model): asked separately, since
+  // this build's typed operations know no `version` argument.
+  const atVersion = useQuery<{ customer: { prediction: Detail['prediction'] } | null }, { id: string; model: string | null; version: string | null }>(
+    predictionAtVersion,
+    { id, model, version },
+    !version,
+  );
   const c = data?.customer;
-  const pickModel = (name: string) => navigate(`/customers/${encodeURIComponent(id)}${name ? `?model=${encodeURIComponent(name)}` : ''}`, { replace: true });
+  const pick = (value: string) => {
+    const [name, v] = value.split('@');
+    const several = (data?.models ?? []).filter((m) => m.name === name).length > 1;
+    const search = new URLSearchParams();
+    if (name) search.set('model', name);
+    if (name && v && several) search.set('version', v);
+    const qs = search.toString();
+    navigate(`/customers/${encodeURIComponent(id)}${qs ? `?${qs}` : ''}`, { replace: true });
+  };
+  const prediction = version ? atVersion.data?.customer?.prediction : c?.prediction;
+  const picked = model ? `${model}@${version ?? data?.models.find((m) => m.name === model && m.isDefault)?.version ?? data?.models.find((m) => m.name === model)?.version}` : '';
 
   return (
     <>
@@ -68,17 +96,19 @@ export function Customer({ id }: { id: string }) {
               <h2 id="prediction-heading">Prediction</h2>
               <div className="field inline">
                 <label htmlFor="model-pick">Model</label>
-                <select id="model-pick" value={model ?? ''} onChange={(e) => pickModel(e.target.value)}>
+                <select id="model-pick" value={picked} onChange={(e) => pick(e.target.value)}>
                   <option value="">default ({data.models.find((m) => m.isDefault)?.name})</option>
                   {data.models.map((m) => (
-                    <option key={`${m.name}@${m.version}`} value={m.name}>
+                    <option key={`${m.name}@${m.version}`} value={`${m.name}@${m.version}`}>
                       {m.name} {m.version}
                     </option>
                   ))}
                 </select>
               </div>
             </div>
-            {c.prediction ? <Prediction p={c.prediction} /> : <p className="muted">No prediction.</p>}
+            {atVersion.error && <ErrorMessage error={atVersion.error} />}
+            {version && atVersion.loading && <Loading what={`version ${version}`} />}
+            {prediction ? <Prediction p={prediction} /> : !atVersion.loading && <p className="muted">No prediction.</p>}
             <p className="muted small">
               Stored batch score{c.score ? `: ${segmentLabel(c.score.segment)} ${pct(c.score.probability)} (version ${c.score.modelVersion}, as of ${dateTime(c.score.asOf)})` : ': none yet (npm run score)'}.
             </p>

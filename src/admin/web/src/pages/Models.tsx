@@ -61,7 +61,7 @@ export function Models() {
             {data.models.map((m) => {
               const x = extrasOf(extras, m.name, m.version);
               const status = x.status ?? (m.isDefault ? 'default' : 'served');
-              const gate = x.gate as { passed?: boolean; reason?: string; reasons?: string[] } | null | undefined;
+              const gate = x.gate as { passed?: boolean; reasons?: string[] } | null | undefined;
               return (
                 <tr key={`${m.name}@${m.version}`} data-model={m.name} data-version={m.version}>
                   <th scope="row">
@@ -76,7 +76,20 @@ export function Models() {
                   <td className="num">{metric(m.metrics, 'accuracy')}</td>
                   <td className="num">{metric(m.metrics, 'macro_f1')}</td>
                   <td className="num">{metric(m.metrics, 'log_loss')}</td>
-                  <td>{gate ? (gate.passed ? 'passed' : `failed${gate.reason ? `: ${gate.reason}` : ''}`) : <span className="muted">—</span>}</td>
+                  <td>
+                    {gate ? (
+                      <>
+                        <span className={`badge ${gate.passed ? 'promoted' : 'failed'}`}>{gate.passed ? 'passed' : 'failed'}</span>
+                        {gate.reasons?.map((r) => (
+                          <div className="muted small" key={r}>
+                            {r}
+                          </div>
+                        ))}
+                      </>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
                   <td className="small">
                     {m.executionProvider}, {m.explanationMethod}
                     <div className="muted">loaded {dateTime(m.loadedAt)}</div>
