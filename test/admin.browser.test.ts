@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// (DOM types: some callbacks below run in the browser page.)
 // The admin dashboard and the GraphQL IDE in a real browser (Debian's Chromium via playwright-core)
 // against the real server: seeded demo data, batch scores, real API keys with AUTH_MODE=required.
 // Every number the pages show is compared with what the API answers for the same question.

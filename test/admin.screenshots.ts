@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// (DOM types: some callbacks below run in the browser page.)
 // `npm run docs:screenshots`: screenshots of every dashboard page and of the IDE for the README
 // (docs/admin-*.png), taken in Debian's Chromium from a real server on a throw-away database with
 // 1,000 demo customers, batch-scored, signed in with real API keys.

@@ -2,7 +2,8 @@
 // the API's cursors, and export the whole filtered audience as CSV, fetched page by page.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, request } from '../api';
-import { csvRow, download } from '../csv';
+import { csvRow } from '../csv';
+import { download } from '../download';
 import { ErrorMessage, Loading, Maybe } from '../components/Status';
 import { day, int, money, num, segmentLabel } from '../format';
 import { CustomerExportDocument, CustomerPageDocument, type CustomerExportQuery, ModelListDocument, type CustomerFilter, type CustomerOrderBy, type CustomerSortField, type SortDirection } from '../generated/graphql';
