@@ -164,6 +164,19 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
     expect(Number((await page.textContent('[data-testid=total-count]'))!.replace(/,/g, ''))).toBe(all.customers.totalCount);
     await expectAccessible(page, 'customers');
 
+    // Pages follow the API's cursors: page 2 is the API's second page in the same order.
+    const ids = () => page.$$eval('[data-testid=customer-link]', (as) => as.map((a) => a.getAttribute('href')!.split('/').pop()));
+    const order = { field: 'TOTAL_SPENT', direction: 'DESC' };
+    const p1 = await api('query($o: CustomerOrderBy) { customers(first: 25, orderBy: $o) { pageInfo { endCursor } edges { node { id } } } }', { o: order });
+    const p2 = await api('query($o: CustomerOrderBy, $a: String) { customers(first: 25, orderBy: $o, after: $a) { edges { node { id } } } }', { o: order, a: p1.customers.pageInfo.endCursor });
+    expect(await ids()).toEqual(p1.customers.edges.map((e: any) => e.node.id));
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText(/^Page 2 of /).waitFor();
+    await expect.poll(ids).toEqual(p2.customers.edges.map((e: any) => e.node.id));
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.getByText(/^Page 1 of /).waitFor();
+    await expect.poll(ids).toEqual(p1.customers.edges.map((e: any) => e.node.id));
+
     // Filter from the keyboard: stored segment active, probability at least 0.5.
     await page.getByLabel('Segment (stored score)').selectOption('active');
     await page.getByLabel('Probability from').fill('0.5');

@@ -57,11 +57,13 @@ export function Customers() {
   const current = readParams(location.search);
   const [form, setForm] = useState<Params>(current);
   const searchKey = location.search.toString();
-  // Cursors of the pages before the one shown (for "Previous"), and the one shown.
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  // Cursors of the pages before the one shown (for "Previous"), and the one shown — for these
+  // filters only: other filters start at the first page (a cursor is tied to its ordering).
+  const [pager, setPager] = useState<{ key: string; cursors: (string | null)[] }>({ key: searchKey, cursors: [null] });
+  const cursors = pager.key === searchKey ? pager.cursors : [null];
+  const setCursors = (c: (string | null)[]) => setPager({ key: searchKey, cursors: c });
   useEffect(() => {
     setForm(readParams(new URLSearchParams(searchKey)));
-    setCursors([null]);
   }, [searchKey]);
   const vars = toVariables(current);
   const after = cursors[cursors.length - 1] ?? null;
