@@ -20,7 +20,8 @@ export function Overview() {
     modelExtras().then(setExtras, () => setExtras(new Map()));
   }, []);
   const summary = data?.segmentSummary;
-  const model = data?.models.find((m) => m.name === summary?.model);
+  // The version served now (an API may list several versions of a model).
+  const model = data?.models.find((m) => m.name === summary?.model && m.version === summary?.servedVersion) ?? data?.models.find((m) => m.name === summary?.model);
 
   const option = useMemo<ChartOption | null>(() => {
     if (!summary) return null;
