@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { applyFieldPolicy } from './auth/field-policy.js';
+import { ViewerResolver } from './auth/viewer.resolver.js';
 import { CustomerResolver } from './customer/customer.resolver.js';
 import { OrderResolver } from './order/order.resolver.js';
 import { CustomerPredictionResolver, ModelResolver, PredictionResolver } from './prediction/prediction.resolver.js';
@@ -16,7 +17,7 @@ let built: Promise<GraphQLSchema> | undefined;
 
 /** Built once per process. Input checks live in the resolvers (they need config and the database). */
 export function getSchema(): Promise<GraphQLSchema> {
-  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver, CustomerPredictionResolver, PredictionResolver, ModelResolver, CustomerScoreResolver, SegmentSummaryResolver], validate: false }).then(
+  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver, CustomerPredictionResolver, PredictionResolver, ModelResolver, CustomerScoreResolver, SegmentSummaryResolver, ViewerResolver], validate: false }).then(
     // Field-level authorization (src/graphql/auth/policy.ts) on every field.
     applyFieldPolicy,
   );

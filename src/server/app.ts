@@ -1,5 +1,6 @@
-// HTTP: Express 5 carrying Apollo Server at /graphql, plus health endpoints. No IDE page is served
-// (the stock landing pages load code from a CDN, which offline browsers cannot reach).
+// HTTP: Express 5 carrying Apollo Server at /graphql, plus health endpoints and the bundled admin
+// dashboard and GraphQL IDE (./admin.ts; Apollo's stock landing pages load code from a CDN, which
+// offline browsers cannot reach, so they stay disabled).
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
@@ -33,6 +34,7 @@ import { createRateLimiter } from './rate-limit.js';
 import { corsMiddleware } from './cors.js';
 import { hostCheck } from './host-check.js';
 import { createHttpServer } from './http-limits.js';
+import { adminRoutes } from './admin.js';
 
 export interface RunningServer {
   url: string;
@@ -161,6 +163,10 @@ export async function startServer(
     const report = await readiness.check();
     res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'unavailable', ...report });
   });
+
+  // The admin dashboard (/admin) and the GraphQL IDE (/graphiql, and /graphql for a browser asking
+  // for HTML): static pages that read everything through /graphql with the user's API key.
+  app.use(adminRoutes());
 
   // One access-log line per GraphQL request (status, time) under the request id, which the client
   // may send as x-request-id and always gets back; resolver logs carry the same id.
