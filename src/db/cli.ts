@@ -3,14 +3,14 @@
 // (computed on an in-memory PGlite shadow database, so no server is needed).
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from './client.js';
+import { commandDatabase, openDatabase } from './client.js';
 import { applyMigrations, createMigration } from './migrate.js';
 
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   if (command === 'migrate') {
     const cfg = loadConfig();
-    const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.dataDir, poolSize: 2 });
+    const db = await openDatabase(commandDatabase(cfg, 'npm run db:migrate'));
     try {
       const applied = await applyMigrations(db.adapterFactory);
       console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');

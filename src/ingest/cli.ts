@@ -4,7 +4,7 @@
 // pending migrations. Exit codes: 0 imported, 1 refused (bad rows; nothing written) or failed, 2 usage.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
+import { commandDatabase, openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { ImportError, importFiles, parseColumnMap, type ImportFormat, type ImportProgress } from './import.js';
 
@@ -59,7 +59,7 @@ async function main() {
     : undefined;
 
   const cfg = loadConfig();
-  const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.dataDir, poolSize: 2 });
+  const db = await openDatabase(commandDatabase(cfg, 'npm run import'));
   try {
     await applyMigrations(db.adapterFactory);
     const s = await importFiles(db, {
