@@ -7,7 +7,7 @@
 // it is alive but started at another time (the pid was reused). A stale lock is taken over, so a
 // crash never needs manual cleanup.
 import { readFileSync, unlinkSync } from 'node:fs';
-import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -53,6 +53,8 @@ function processStartOf(pid: number): string | null {
 }
 
 function isAlive(owner: LockOwner): boolean {
+  if (owner.pid === WRITING) return true;
+  if (owner.pid <= 0) return false;
   if (owner.hostname !== os.hostname()) return true; // another machine's process: cannot tell, assume alive
   try {
     process.kill(owner.pid, 0);
@@ -64,20 +66,26 @@ function isAlive(owner: LockOwner): boolean {
   return now === null || now === owner.processStart;
 }
 
+/** pid of a lock file that does not parse: being written right now (young), else stale. */
+const WRITING = -2;
+const HALF_WRITTEN = -1;
+
 async function readOwnerFile(file: string): Promise<LockOwner | null> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as LockOwner;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    // Half-written (the owner died between create and write) or garbage: treat as stale.
-    return { pid: -1, processStart: null, hostname: os.hostname(), role: 'command', name: 'unknown', startedAt: '?' };
+    // Its owner may be between creating and writing it; older than a few seconds, it died there.
+    const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => Infinity);
+    const pid = age < 5_000 ? WRITING : HALF_WRITTEN;
+    return { pid, processStart: null, hostname: os.hostname(), role: 'command', name: 'a process that is starting', startedAt: new Date().toISOString() };
   }
 }
 
 /** The live owner of the data directory, or null when there is none (no lock, or a stale one). */
 export async function currentOwner(dataDir: string): Promise<LockOwner | null> {
   const owner = await readOwnerFile(path.join(dataDir, LOCK_FILE));
-  return owner && owner.pid > 0 && isAlive(owner) ? owner : null;
+  return owner && isAlive(owner) ? owner : null;
 }
 
 export interface DataDirLock {
@@ -116,7 +124,7 @@ export async function tryLockDataDir(dataDir: string, who: { role: 'server' | 'c
     }
     const existing = await readOwnerFile(file);
     if (existing === null) continue; // released meanwhile: try again
-    if (existing.pid > 0 && isAlive(existing)) return { acquired: false, owner: existing };
+    if (isAlive(existing)) return { acquired: false, owner: existing };
     // Stale: move it aside atomically (only one contender's rename succeeds), then retry the create.
     const aside = `${file}.stale-${process.pid}-${attempt}`;
     await rename(file, aside).then(

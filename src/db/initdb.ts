@@ -5,7 +5,7 @@
 // moved in afterwards (PG_VERSION last): a process killed during initdb leaves no half-made
 // database that the next start would fail to open.
 import { existsSync } from 'node:fs';
-import { readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,6 +30,7 @@ export function isInitialized(dataDir: string): boolean {
 /** Creates the database files in `dataDir` (which may hold other files, e.g. the lock) unless present. */
 export async function initializeDataDir(dataDir: string): Promise<boolean> {
   if (isInitialized(dataDir)) return false;
+  await mkdir(dataDir, { recursive: true });
   const parent = path.dirname(dataDir);
   const base = path.basename(dataDir);
   // Leftovers of an initdb that was killed.

@@ -52,6 +52,20 @@ function loadEngineModule(): Promise<EngineModule> {
 const noFilters = { externalTables: [], externalEnums: [] };
 
 /**
+ * @prisma/adapter-pg runs a migration script by splitting it on every ";", which cuts PL/pgSQL
+ * function bodies (the change-notification triggers) in pieces. Send the script whole instead, as
+ * one simple-protocol query: PostgreSQL runs its statements in order in one implicit transaction,
+ * as Prisma's native engine (`prisma migrate deploy`) does.
+ */
+function wholeScripts<A extends { executeScript(script: string): Promise<void>; executeRaw(q: { sql: string; args: unknown[]; argTypes: unknown[] }): Promise<number> }>(adapter: A): A {
+  if ((adapter as { adapterName?: string }).adapterName !== '@prisma/adapter-pg') return adapter;
+  adapter.executeScript = async (script: string) => {
+    await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
+  };
+  return adapter;
+}
+
+/**
  * Runs `fn` with a schema engine over the given adapter. The engine opens its own connections
  * (for pg: a pool each) and `free()` does not close them; we track and dispose them, or an idle
  * pool would keep the process alive after a CLI command has finished.
@@ -67,7 +81,7 @@ async function withEngine<T>(adapterFactory: SqlMigrationAwareDriverAdapterFacto
   const tracked: SqlMigrationAwareDriverAdapterFactory = {
     provider: adapterFactory.provider,
     adapterName: adapterFactory.adapterName,
-    connect: () => track(adapterFactory.connect()),
+    connect: () => track(adapterFactory.connect().then(wholeScripts)),
     connectToShadowDb: () => track(adapterFactory.connectToShadowDb()),
   };
   const engine = await SchemaEngine.new(
