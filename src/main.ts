@@ -21,28 +21,19 @@ async function main() {
   const metrics = new Metrics();
   // The models load while the database opens: an embedded data directory is locked at once (a
   // second server is refused before any model loads) and a new one is initialised in a worker
-  // thread. A bad model still stops start-up with its message; the database is closed first.
+  // thread. A bad model still stops start-up with its message.
   const opening = openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.dataDir,
     poolSize: config.DB_POOL_SIZE,
     role: 'server',
     processName: `the server (npm start, port ${config.PORT})`,
+    onWarning: (message) => log.warn(message),
   });
   const loading = createScoring(config, log, metrics.observer);
-  let scoring: Awaited<typeof loading>;
-  let db: Awaited<typeof opening>;
-  try {
-    [scoring, db] = await Promise.all([loading, opening]);
-  } catch (err) {
-    // Let the other half finish (an initdb cut short would leave a broken directory), then close
-    // it. A refused data directory was never touched: leave at once.
-    if (!(err instanceof DataDirInUseError)) await Promise.allSettled([
-      opening.then((d) => d.close()),
-      loading.then((s) => s.inference.registry.close()),
-    ]);
-    throw err;
-  }
+  // On failure main() exits at once: a new database is initialised aside and moved in only when
+  // complete (db/initdb.ts), so leaving midway breaks nothing; the lock goes with the process.
+  const [scoring, db] = await Promise.all([loading, opening]);
   log.info(
     { database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir, socket: db.socketPath } : {}) },
     'database opened',

@@ -47,6 +47,8 @@ export interface DatabaseOptions {
   socketWaitMs?: number;
   /** Told once when a command waits for the socket. */
   onWait?: (message: string) => void;
+  /** Told when the server disconnects a command that holds the embedded database idle. */
+  onWarning?: (message: string) => void;
 }
 
 export interface Database {
@@ -169,7 +171,7 @@ async function listenOnPostgres(config: pg.PoolConfig, handlers: ChangeHandlers)
 }
 
 /** The embedded database, opened in this process. A server owner also serves it on a socket. */
-async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve: boolean): Promise<Driver> {
+async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve: boolean, warn?: (message: string) => void): Promise<Driver> {
   if (!dataDir.startsWith('memory://')) await initializeDataDir(dataDir);
   const pglite = await PGlite.create(dataDir);
   const listeners = new Set<ChangeHandlers>();
@@ -180,7 +182,11 @@ async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve
   };
   let socket: OwnerSocket | undefined;
   if (serve && lock) {
-    socket = await serveOverSocket(pglite, dataDir, dispatch);
+    socket = await serveOverSocket(pglite, dataDir, {
+      onNotification: dispatch,
+      onIdleClient: (idleMs) =>
+        warn?.(`a command stayed idle inside a transaction for ${Math.round(idleMs / 1000)} s; disconnected and rolled back`),
+    });
     await lock.setSocket(socket.path);
   }
   let unlisten: (() => Promise<void>) | undefined;
@@ -273,7 +279,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           throw new DataDirInUseError(dataDir, attempt.owner, advice);
         }
         try {
-          driver = await ownerDriver(dataDir, attempt.lock, true);
+          driver = await ownerDriver(dataDir, attempt.lock, true, options.onWarning);
         } catch (err) {
           await attempt.lock.release();
           throw err;

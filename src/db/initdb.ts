@@ -54,7 +54,12 @@ export async function initializeDataDir(dataDir: string): Promise<boolean> {
       worker.once('exit', (code) => reject(new Error(`initializing the embedded database: worker exited (${code})`)));
     });
     const entries = (await readdir(tmp)).filter((e) => e !== 'PG_VERSION');
-    for (const entry of entries) await rename(path.join(tmp, entry), path.join(dataDir, entry));
+    for (const entry of entries) {
+      // Without PG_VERSION there is no database here: what has the name of a database file is the
+      // remains of a move that was cut short. Nothing else in the directory is touched.
+      await rm(path.join(dataDir, entry), { recursive: true, force: true });
+      await rename(path.join(tmp, entry), path.join(dataDir, entry));
+    }
     await rename(path.join(tmp, 'PG_VERSION'), path.join(dataDir, 'PG_VERSION'));
     return true;
   } finally {

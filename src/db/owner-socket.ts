@@ -88,6 +88,7 @@ class BackendTap {
 function gated(db: PGlite, tap: BackendTap) {
   const internals = db as unknown as PGliteInternals;
   let held: Release | null = null;
+  let lastMessageAt = Date.now();
   const hold = () =>
     new Promise<Release>((got) => {
       void internals._runExclusiveTransaction(() => new Promise<void>((release) => got(release)));
@@ -106,6 +107,7 @@ function gated(db: PGlite, tap: BackendTap) {
     },
     isInTransaction: () => db.isInTransaction(),
     async runExclusive<T>(fn: () => Promise<T>): Promise<T> {
+      lastMessageAt = Date.now();
       if (!held) held = await hold();
       tap.reset();
       try {
@@ -144,8 +146,17 @@ function gated(db: PGlite, tap: BackendTap) {
     held = null;
     release?.();
   };
-  return { view, abandon };
+  /** Milliseconds the current client has held the session without sending anything, or 0. */
+  const idleHoldingMs = () => (held ? Date.now() - lastMessageAt : 0);
+  return { view, abandon, idleHoldingMs };
 }
+
+/**
+ * A client idle inside a transaction for this long (a suspended or hung command) is disconnected
+ * and rolled back: meanwhile the server could run no query at all. Commands never pause that long
+ * inside a transaction (an import writes a batch every few hundred milliseconds).
+ */
+export const IDLE_IN_TRANSACTION_MS = 60_000;
 
 export interface OwnerSocket {
   /** Path of the unix socket; node-postgres connects with `host` = its directory. */
@@ -157,11 +168,16 @@ export interface OwnerSocket {
  * Serves `db` on a unix socket in `dataDir` (or in a private temporary directory when that path
  * would be too long for a unix socket). `onNotification` receives NOTIFYs committed by clients.
  */
-export async function serveOverSocket(
-  db: PGlite,
-  dataDir: string,
-  onNotification: (channel: string, payload: string) => void,
-): Promise<OwnerSocket> {
+export interface SocketOptions {
+  /** NOTIFYs committed by socket clients. */
+  onNotification: (channel: string, payload: string) => void;
+  /** A client was disconnected for holding the session idle. */
+  onIdleClient?: (idleMs: number) => void;
+  idleInTransactionMs?: number;
+}
+
+export async function serveOverSocket(db: PGlite, dataDir: string, options: SocketOptions): Promise<OwnerSocket> {
+  const { onNotification, onIdleClient = () => {}, idleInTransactionMs = IDLE_IN_TRANSACTION_MS } = options;
   let dir = dataDir;
   let privateDir = false;
   if (path.join(dir, SOCKET_NAME).length > MAX_SOCKET_PATH) {
@@ -173,7 +189,7 @@ export async function serveOverSocket(
   if (existsSync(socketPath)) await unlink(socketPath);
 
   const tap = new BackendTap(onNotification);
-  const { view, abandon } = gated(db, tap);
+  const { view, abandon, idleHoldingMs } = gated(db, tap);
   // One client at a time: PGlite is one session, and interleaving two clients' extended-protocol
   // exchanges would mix their statements. A CLI therefore uses a pool of one connection.
   const server = new PGLiteSocketServer({ db: view as unknown as PGlite, path: socketPath, maxConnections: 1 });
@@ -186,9 +202,22 @@ export async function serveOverSocket(
     await queue.processQueue();
   };
   await server.start();
+  const handlers = (server as unknown as { handlers: Set<{ detach(close: boolean): Promise<unknown> }> }).handlers;
+  const watchdog = setInterval(() => {
+    const idle = idleHoldingMs();
+    if (idle < idleInTransactionMs) return;
+    onIdleClient(idle);
+    for (const handler of [...handlers]) {
+      // detach() closes the socket without the events that remove the handler from the server's set.
+      handlers.delete(handler);
+      void handler.detach(true);
+    }
+  }, Math.min(5_000, idleInTransactionMs / 4));
+  watchdog.unref();
   return {
     path: socketPath,
     async close() {
+      clearInterval(watchdog);
       await server.stop();
       await abandon().catch(() => {});
       await unlink(socketPath).catch(() => {});
