@@ -245,14 +245,19 @@ async function commandDriver(dataDir: string, options: DatabaseOptions): Promise
         if (Date.now() > deadline) {
           throw new Error(`Could not connect to the database of ${owner.name} (pid ${owner.pid}) on ${owner.socket}: ${(err as Error).message}`);
         }
-        if (!told) options.onWait?.(`waiting for the database socket of ${owner.name} (pid ${owner.pid}): ${(err as Error).message}`);
+        if (!told) {
+          options.onWait?.(`waiting: ${owner.name} (pid ${owner.pid}) serves its database to one command at a time, and another one is using it (${(err as Error).message})`);
+        }
       }
     } else if (owner.role === 'server') {
       // A server that has the lock but is not serving yet (it is starting).
       if (Date.now() > deadline) throw new DataDirInUseError(dataDir, owner, 'It has not opened its database socket yet; try again when it is ready.');
       if (!told) options.onWait?.(`waiting for ${owner.name} (pid ${owner.pid}) to open its database socket`);
+    } else if (owner.pid < 0) {
+      // Its owner is writing the lock file right now: look again in a moment.
+      if (Date.now() > deadline) throw new DataDirInUseError(dataDir, owner, 'Try again in a moment.');
     } else {
-      throw new DataDirInUseError(dataDir, owner, 'Wait for that command to finish, then run this one again (or start the server first: commands then share its database).');
+      throw new DataDirInUseError(dataDir, owner, 'Wait for that command to finish, then run this one again. (While a server runs, commands share its database through it instead.)');
     }
     told = true;
     await sleep(250);
