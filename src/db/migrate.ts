@@ -124,13 +124,24 @@ export async function committedMigrationNames(): Promise<string[]> {
   return (await readMigrationList()).migrationDirectories.map((d) => d.path);
 }
 
-/** Applies every committed migration not yet recorded in `_prisma_migrations`. Idempotent. */
-export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
+/**
+ * Applies every committed migration not yet recorded in `_prisma_migrations`. Idempotent.
+ * The engine serialises migrators with a PostgreSQL advisory lock and gives up after 10 s (P1002);
+ * replicas starting together on a busy host can wait longer than that, so a timed-out wait is
+ * retried (the other migrator has finished or is finishing).
+ */
+export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory, attempts = 6): Promise<string[]> {
   const migrationsList = await readMigrationList();
-  return withEngine(adapterFactory, async (engine) => {
-    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: noFilters });
-    return appliedMigrationNames;
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withEngine(adapterFactory, async (engine) => {
+        const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: noFilters });
+        return appliedMigrationNames;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P1002' || attempt >= attempts) throw err;
+    }
+  }
 }
 
 /**
