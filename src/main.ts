@@ -4,7 +4,9 @@
 import 'reflect-metadata';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
+import type { ChangeSubscription } from './db/changes.js';
 import { openDatabase } from './db/client.js';
+import { DataDirInUseError } from './db/data-dir-lock.js';
 import { applyMigrations } from './db/migrate.js';
 import { seedDemoIfEmpty } from './demo/seed.js';
 import { ModelLoadError } from './inference/registry.js';
@@ -16,16 +18,32 @@ import { Metrics } from './server/metrics.js';
 async function main() {
   const config = loadConfig();
   const log = pino({ level: config.LOG_LEVEL });
-  // Models first: a bad model file stops start-up before anything touches the database.
   const metrics = new Metrics();
-  const scoring = await createScoring(config, log, metrics.observer);
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, poolSize: config.DB_POOL_SIZE });
-  log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database opened');
+  // The models load while the database opens: an embedded data directory is locked at once (a
+  // second server is refused before any model loads) and a new one is initialised in a worker
+  // thread. A bad model still stops start-up with its message.
+  const opening = openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.dataDir,
+    poolSize: config.DB_POOL_SIZE,
+    role: 'server',
+    processName: `the server (npm start, port ${config.PORT})`,
+    onWarning: (message) => log.warn(message),
+  });
+  const loading = createScoring(config, log, metrics.observer);
+  // On failure main() exits at once: a new database is initialised aside and moved in only when
+  // complete (db/initdb.ts), so leaving midway breaks nothing; the lock goes with the process.
+  const [scoring, db] = await Promise.all([loading, opening]);
+  log.info(
+    { database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir, socket: db.socketPath } : {}) },
+    'database opened',
+  );
 
   const readiness = new Readiness(db, scoring);
   const server = await startServer(config, db, scoring, log, metrics, readiness);
   log.info({ url: server.url }, 'listening (not ready until migrations and seeding are done)');
 
+  let changes: ChangeSubscription | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -34,6 +52,7 @@ async function main() {
     scoring.inference.drain();
     await server.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
     await scoring.inference.registry.close();
+    await changes?.close();
     await db.close();
     log.info('stopped');
     process.exit(0);
@@ -44,6 +63,19 @@ async function main() {
   const applied = await applyMigrations(db.adapterFactory);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
 
+  // Writes made anywhere — another replica, npm run import / db:seed through the socket, SQL —
+  // drop this process's cached predictions (stats and stored scores are read live).
+  changes = await db.subscribeToChanges({
+    onChange: (change) => {
+      if (change.kind === 'all') scoring.cache.invalidateAll();
+      else for (const id of change.customerIds) scoring.cache.invalidate(id);
+    },
+    onGap: (reason) => {
+      scoring.cache.invalidateAll();
+      log.warn({ reason }, 'change notifications may have been missed: prediction cache cleared');
+    },
+  });
+
   const seeded = await seedDemoIfEmpty(db, {
     customers: config.DEMO_CUSTOMERS,
     seed: config.DEMO_SEED,
@@ -53,12 +85,12 @@ async function main() {
   if (seeded) log.info(seeded, 'demo data seeded');
 
   readiness.markStarted();
-  log.info({ url: server.url }, 'GraphQL API ready');
+  log.info({ url: server.url, startupSeconds: Number(process.uptime().toFixed(2)) }, 'GraphQL API ready');
 }
 
 main().catch((err: unknown) => {
   // Configuration and model errors are the user's to fix: print the message, not a stack.
-  const known = err instanceof ConfigError || err instanceof ModelLoadError || (err as Error)?.name === 'ProviderUnavailableError';
+  const known = err instanceof ConfigError || err instanceof ModelLoadError || err instanceof DataDirInUseError || (err as Error)?.name === 'ProviderUnavailableError';
   console.error(known ? (err as Error).message : err);
   process.exit(1);
 });

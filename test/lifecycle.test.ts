@@ -14,7 +14,7 @@ describe('process lifecycle', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('is live at once, ready after seeding, and drains in-flight requests on SIGTERM', async () => {
+  it('is live at once, ready after seeding, and drains in-flight requests on SIGTERM', { timeout: 600_000 }, async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cia-life-'));
     service = startService({
       DATA_DIR: path.join(dir, 'db'),
@@ -28,7 +28,8 @@ describe('process lifecycle', () => {
       PREDICTION_CACHE_CUSTOMERS: '0',
       SHUTDOWN_GRACE_SECONDS: '120',
     });
-    const listening = await service.waitFor(/"msg":"listening/);
+    // Generous deadlines: a first start runs initdb and seeds 8,000 customers, on a busy machine too.
+    const listening = await service.waitFor(/"msg":"listening/, 300_000);
     const base = String(listening.url).replace('/graphql', '');
 
     // While migrations and seeding run: live, not ready, GraphQL refuses with 503.
@@ -39,7 +40,7 @@ describe('process lifecycle', () => {
       const report = (await early.json()) as any;
       expect(report.checks.startup).toBe(false);
     }
-    await service.waitFor(/"msg":"GraphQL API ready"/);
+    await service.waitFor(/"msg":"GraphQL API ready"/, 300_000);
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as any).checks).toEqual({ startup: true, database: true, migrations: true, models: true });
@@ -70,5 +71,5 @@ describe('process lifecycle', () => {
     expect(service.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
     // After shutdown nothing listens any more.
     await expect(fetch(`${base}/health/live`)).rejects.toThrow();
-  }, 300_000);
+  });
 });

@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
+import { commandDatabase, openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { ApiKeyError, createApiKey, listApiKeys, revokeApiKey } from '../graphql/auth/api-keys.js';
 
@@ -22,7 +22,7 @@ async function main(): Promise<number> {
     options: { role: { type: 'string' }, customer: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } },
   });
   const config = loadConfig();
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, poolSize: 2 });
+  const db = await openDatabase(commandDatabase(config, 'npm run apikey'));
   try {
     await applyMigrations(db.adapterFactory);
     if (command === 'create') {
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
-    const known = err instanceof UsageError || err instanceof ApiKeyError || err.name === 'ConfigError';
+    const known = err instanceof UsageError || err instanceof ApiKeyError || err.name === 'ConfigError' || err.name === 'DataDirInUseError';
     console.error(known ? err.message : err);
     process.exit(err instanceof UsageError ? 2 : 1);
   },

@@ -3,14 +3,15 @@
 // (computed on an in-memory PGlite shadow database, so no server is needed).
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from './client.js';
+import { commandDatabase, openDatabase } from './client.js';
+import { prepareTemplate, templateDir } from './initdb.js';
 import { applyMigrations, createMigration } from './migrate.js';
 
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   if (command === 'migrate') {
     const cfg = loadConfig();
-    const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.dataDir, poolSize: 2 });
+    const db = await openDatabase(commandDatabase(cfg, 'npm run db:migrate'));
     try {
       const applied = await applyMigrations(db.adapterFactory);
       console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');
@@ -27,8 +28,18 @@ async function main() {
     } finally {
       await shadow.close();
     }
+  } else if (command === 'template') {
+    // postinstall: the empty embedded database, made once so that a first start copies it instead
+    // of running initdb. Never fails the install: without it the first start runs initdb itself.
+    const started = performance.now();
+    try {
+      const made = await prepareTemplate();
+      console.log(`${made ? 'Prepared' : 'Found'} the empty embedded database in ${await templateDir()} (${((performance.now() - started) / 1000).toFixed(1)} s).`);
+    } catch (err) {
+      console.warn(`Could not prepare the embedded database template (a first start will run initdb): ${(err as Error).message}`);
+    }
   } else {
-    throw new Error('Usage: db/cli.ts migrate | migration --name <name>');
+    throw new Error('Usage: db/cli.ts migrate | migration --name <name> | template');
   }
 }
 

@@ -1,14 +1,33 @@
-// One Prisma client per process, over one of two databases with the same schema:
-// PostgreSQL when DATABASE_URL is set (@prisma/adapter-pg), otherwise an embedded, file-backed
-// PGlite (pglite-prisma-adapter). Both adapters are migration-aware, so the schema engine uses them too.
+// One Prisma client per process, over one of two databases with the same schema: PostgreSQL when
+// DATABASE_URL is set, otherwise the embedded, file-backed PGlite in DATA_DIR.
+//
+// The embedded database has ONE owner process (data-dir-lock.ts). The server owns it, opens it
+// in-process (pglite-prisma-adapter) and serves it on a unix socket in the data directory
+// (owner-socket.ts). A command (import, score, seed, migrate, apikey…) connects through that socket
+// when a server owns the directory — as to any PostgreSQL: the same node-postgres pool and Prisma
+// adapter as DATABASE_URL, one connection — and otherwise owns the directory itself for its run.
+// Both adapters are migration-aware, so the schema engine uses them too.
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { CHANGES_CHANNEL, parseChange, type ChangeHandlers, type ChangeSubscription } from './changes.js';
+import { DataDirInUseError, tryLockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { initializeDataDir } from './initdb.js';
+import { serveOverSocket, SOCKET_PORT, type OwnerSocket } from './owner-socket.js';
 
 export type DatabaseKind = 'pglite' | 'postgresql';
+
+/**
+ * How this process reaches the database: `url` a PostgreSQL server; `owner` the embedded database
+ * opened in-process (this process holds the data directory's lock); `owner-socket` the embedded
+ * database through the socket of the server that owns it.
+ */
+export type DatabaseAccess = 'url' | 'owner' | 'owner-socket';
 
 export interface DatabaseOptions {
   /** postgresql:// URL; when absent the embedded database is used. */
@@ -16,43 +35,268 @@ export interface DatabaseOptions {
   /** Folder of the embedded database; `memory://` keeps it in memory (tests). */
   dataDir?: string;
   poolSize?: number;
+  /**
+   * Who opens an embedded data directory. `server`: owns it (refused when another process does)
+   * and serves it to the others on a socket. `command` (default): connects through a running
+   * server's socket, else owns the directory for its run (refused when another command does).
+   */
+  role?: 'server' | 'command';
+  /** Recorded in the lock, shown to a process that is refused: `npm start`, `npm run import`… */
+  processName?: string;
+  /** How long a command waits for the owner's socket when another command is using it (ms). */
+  socketWaitMs?: number;
+  /** Told once when a command waits for the socket. */
+  onWait?: (message: string) => void;
+  /** Told when the server disconnects a command that holds the embedded database idle. */
+  onWarning?: (message: string) => void;
 }
 
 export interface Database {
   readonly kind: DatabaseKind;
+  readonly access: DatabaseAccess;
   readonly prisma: PrismaClient;
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Number of SQL statements sent so far; tests use it to prove batching (no N+1). */
   readonly queryCount: () => number;
+  /** The socket this process serves the embedded database on (server owners only). */
+  readonly socketPath?: string;
+  /**
+   * Hears committed changes from every writer (see changes.ts). Available to servers: PostgreSQL
+   * (a LISTEN connection of its own) and the embedded database's owner.
+   */
+  subscribeToChanges(handlers: ChangeHandlers): Promise<ChangeSubscription>;
   close(): Promise<void>;
 }
 
-export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
-  let closeDriver: () => Promise<void>;
-  let kind: DatabaseKind;
-  if (options.databaseUrl) {
-    kind = 'postgresql';
-    adapterFactory = new PrismaPg({
-      connectionString: options.databaseUrl,
-      // PostgreSQL's JIT compiles the batched feature query (its cost estimate is high) for ~180 ms,
-      // several times the query itself; off for our connections unless the URL sets `options`.
-      ...(new URL(options.databaseUrl).searchParams.has('options') ? {} : { options: '-c jit=off' }),
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 5_000,
+interface Driver {
+  kind: DatabaseKind;
+  access: DatabaseAccess;
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  socketPath?: string;
+  subscribe(handlers: ChangeHandlers): Promise<ChangeSubscription>;
+  close(): Promise<void>;
+}
+
+/** `postgresql://…`, or a server's socket directory. */
+type PostgresTarget = { url: string } | { socketDir: string };
+
+function poolConfig(target: PostgresTarget, max: number): pg.PoolConfig {
+  if ('socketDir' in target) {
+    return { host: target.socketDir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max, connectionTimeoutMillis: 5_000 };
+  }
+  return {
+    connectionString: target.url,
+    // PostgreSQL's JIT compiles the batched feature query (its cost estimate is high) for ~180 ms,
+    // several times the query itself; off for our connections unless the URL sets `options`.
+    ...(new URL(target.url).searchParams.has('options') ? {} : { options: '-c jit=off' }),
+    max,
+    connectionTimeoutMillis: 5_000,
+  };
+}
+
+/**
+ * "A PostgreSQL connection": one node-postgres pool, shared by the Prisma client and the schema
+ * engine (so a pool of one connection is enough for a command through the owner's socket).
+ */
+function postgresDriver(target: PostgresTarget, poolSize: number, access: DatabaseAccess, kind: DatabaseKind): Driver {
+  const config = poolConfig(target, poolSize);
+  const pool = new pg.Pool(config);
+  // An idle connection that breaks (server restart, owner stopped) must not crash the process;
+  // the next query gets a fresh connection or a clear error.
+  pool.on('error', () => {});
+  return {
+    kind,
+    access,
+    adapterFactory: new PrismaPg(pool),
+    subscribe: (handlers) =>
+      access === 'owner-socket'
+        ? Promise.reject(new Error('Changes are heard by the owner of the embedded database, not through its socket'))
+        : listenOnPostgres(config, handlers),
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * A dedicated LISTEN connection (not from the pool). When it drops it reconnects with backoff and
+ * reports a gap, since notifications sent meanwhile are lost.
+ */
+async function listenOnPostgres(config: pg.PoolConfig, handlers: ChangeHandlers): Promise<ChangeSubscription> {
+  let closed = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let delay = 250;
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ ...config, application_name: 'cia-change-listener' } as pg.ClientConfig);
+    c.on('notification', (msg) => {
+      if (msg.channel === CHANGES_CHANNEL) handlers.onChange(parseChange(msg.payload ?? ''));
     });
-    closeDriver = async () => {};
+    const lost = (reason: string) => {
+      if (closed || client !== c) return;
+      client = undefined;
+      c.removeAllListeners('notification');
+      void c.end().catch(() => {});
+      handlers.onGap(`change listener lost its connection (${reason})`);
+      schedule();
+    };
+    c.on('error', (err) => lost(err.message));
+    c.on('end', () => lost('connection ended'));
+    await c.connect();
+    await c.query(`LISTEN ${CHANGES_CHANNEL}`);
+    client = c;
+    delay = 250;
+  };
+  const schedule = () => {
+    if (closed) return;
+    retry = setTimeout(() => {
+      connect().then(
+        () => handlers.onGap('change listener reconnected'),
+        () => {
+          delay = Math.min(delay * 2, 10_000);
+          schedule();
+        },
+      );
+    }, delay);
+    retry.unref();
+  };
+  await connect();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => {});
+    },
+  };
+}
+
+/** The embedded database, opened in this process. A server owner also serves it on a socket. */
+async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve: boolean, warn?: (message: string) => void): Promise<Driver> {
+  if (!dataDir.startsWith('memory://')) await initializeDataDir(dataDir);
+  const pglite = await PGlite.create(dataDir);
+  const listeners = new Set<ChangeHandlers>();
+  const dispatch = (channel: string, payload: string) => {
+    if (channel !== CHANGES_CHANNEL) return;
+    const change = parseChange(payload);
+    for (const l of listeners) l.onChange(change);
+  };
+  let socket: OwnerSocket | undefined;
+  if (serve && lock) {
+    socket = await serveOverSocket(pglite, dataDir, {
+      onNotification: dispatch,
+      onIdleClient: (idleMs) =>
+        warn?.(`a command stayed idle inside a transaction for ${Math.round(idleMs / 1000)} s; disconnected and rolled back`),
+    });
+    await lock.setSocket(socket.path);
+  }
+  let unlisten: (() => Promise<void>) | undefined;
+  return {
+    kind: 'pglite',
+    access: 'owner',
+    adapterFactory: new PrismaPGlite(pglite),
+    socketPath: socket?.path,
+    async subscribe(handlers) {
+      // The owner's own writes arrive through PGlite's listener; socket clients' through the tap.
+      listeners.add(handlers);
+      unlisten ??= await pglite.listen(CHANGES_CHANNEL, (payload) => dispatch(CHANGES_CHANNEL, payload));
+      return {
+        async close() {
+          listeners.delete(handlers);
+        },
+      };
+    },
+    async close() {
+      await socket?.close();
+      await pglite.close();
+      await lock?.release();
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A command reaches the embedded database: through the owner's socket, or as its owner. */
+async function commandDriver(dataDir: string, options: DatabaseOptions): Promise<Driver> {
+  const name = options.processName ?? 'a command';
+  const deadline = Date.now() + (options.socketWaitMs ?? 120_000);
+  let told = false;
+  for (;;) {
+    const attempt = await tryLockDataDir(dataDir, { role: 'command', name });
+    if (attempt.acquired) {
+      try {
+        return await ownerDriver(dataDir, attempt.lock, false);
+      } catch (err) {
+        await attempt.lock.release();
+        throw err;
+      }
+    }
+    const owner = attempt.owner;
+    if (owner.role === 'server' && owner.socket) {
+      const driver = postgresDriver({ socketDir: path.dirname(owner.socket) }, 1, 'owner-socket', 'pglite');
+      try {
+        // Prove the connection now: the owner serves one client at a time.
+        await driver.adapterFactory.connect().then(async (a) => {
+          await a.queryRaw({ sql: 'SELECT 1', args: [], argTypes: [] });
+          await a.dispose();
+        });
+        return driver;
+      } catch (err) {
+        await driver.close().catch(() => {});
+        if (Date.now() > deadline) {
+          throw new Error(`Could not connect to the database of ${owner.name} (pid ${owner.pid}) on ${owner.socket}: ${(err as Error).message}`);
+        }
+        if (!told) {
+          options.onWait?.(`waiting: ${owner.name} (pid ${owner.pid}) serves its database to one command at a time, and another one is using it (${(err as Error).message})`);
+        }
+      }
+    } else if (owner.role === 'server') {
+      // A server that has the lock but is not serving yet (it is starting).
+      if (Date.now() > deadline) throw new DataDirInUseError(dataDir, owner, 'It has not opened its database socket yet; try again when it is ready.');
+      if (!told) options.onWait?.(`waiting for ${owner.name} (pid ${owner.pid}) to open its database socket`);
+    } else if (owner.pid < 0) {
+      // Its owner is writing the lock file right now: look again in a moment.
+      if (Date.now() > deadline) throw new DataDirInUseError(dataDir, owner, 'Try again in a moment.');
+    } else {
+      throw new DataDirInUseError(dataDir, owner, 'Wait for that command to finish, then run this one again. (While a server runs, commands share its database through it instead.)');
+    }
+    told = true;
+    await sleep(250);
+  }
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  let driver: Driver;
+  if (options.databaseUrl) {
+    driver = postgresDriver({ url: options.databaseUrl }, options.poolSize ?? 10, 'url', 'postgresql');
   } else {
-    kind = 'pglite';
     const dataDir = options.dataDir ?? 'memory://';
-    if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
-    const pglite = await PGlite.create(dataDir);
-    adapterFactory = new PrismaPGlite(pglite);
-    closeDriver = () => pglite.close();
+    if (dataDir.startsWith('memory://')) {
+      driver = await ownerDriver(dataDir, undefined, false);
+    } else {
+      await mkdir(dataDir, { recursive: true });
+      if (options.role === 'server') {
+        const attempt = await tryLockDataDir(dataDir, { role: 'server', name: options.processName ?? 'the server' });
+        if (!attempt.acquired) {
+          const advice =
+            attempt.owner.role === 'server'
+              ? 'Stop it first, or give this server another DATA_DIR. Commands (npm run import, score, db:seed…) use the running server\'s database through its socket; to serve from several processes use PostgreSQL (DATABASE_URL).'
+              : 'Wait for that command to finish, then start the server.';
+          throw new DataDirInUseError(dataDir, attempt.owner, advice);
+        }
+        try {
+          driver = await ownerDriver(dataDir, attempt.lock, true, options.onWarning);
+        } catch (err) {
+          await attempt.lock.release();
+          throw err;
+        }
+      } else {
+        driver = await commandDriver(dataDir, options);
+      }
+    }
   }
 
   const prisma = new PrismaClient({
-    adapter: adapterFactory,
+    adapter: driver.adapterFactory,
     log: [{ emit: 'event', level: 'query' }],
   });
   let queries = 0;
@@ -61,13 +305,35 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   });
 
   return {
-    kind,
+    kind: driver.kind,
+    access: driver.access,
     prisma,
-    adapterFactory,
+    adapterFactory: driver.adapterFactory,
+    socketPath: driver.socketPath,
     queryCount: () => queries,
+    subscribeToChanges: (handlers) => driver.subscribe(handlers),
     async close() {
       await prisma.$disconnect();
-      await closeDriver();
+      await driver.close();
     },
+  };
+}
+
+/**
+ * Options for a command-line tool: DATABASE_URL, else the embedded DATA_DIR — through the running
+ * server's socket (one connection), or owned by the command for its run. Waiting is reported on stderr.
+ */
+export function commandDatabase(
+  config: { DATABASE_URL?: string; dataDir: string },
+  processName: string,
+  poolSize = 2,
+): DatabaseOptions {
+  return {
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.dataDir,
+    poolSize,
+    role: 'command',
+    processName,
+    onWait: (message) => process.stderr.write(`${processName}: ${message}\n`),
   };
 }

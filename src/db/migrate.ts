@@ -52,6 +52,20 @@ function loadEngineModule(): Promise<EngineModule> {
 const noFilters = { externalTables: [], externalEnums: [] };
 
 /**
+ * @prisma/adapter-pg runs a migration script by splitting it on every ";", which cuts PL/pgSQL
+ * function bodies (the change-notification triggers) in pieces. Send the script whole instead, as
+ * one simple-protocol query: PostgreSQL runs its statements in order in one implicit transaction,
+ * as Prisma's native engine (`prisma migrate deploy`) does.
+ */
+function wholeScripts<A extends { executeScript(script: string): Promise<void>; executeRaw(q: { sql: string; args: unknown[]; argTypes: unknown[] }): Promise<number> }>(adapter: A): A {
+  if ((adapter as { adapterName?: string }).adapterName !== '@prisma/adapter-pg') return adapter;
+  adapter.executeScript = async (script: string) => {
+    await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
+  };
+  return adapter;
+}
+
+/**
  * Runs `fn` with a schema engine over the given adapter. The engine opens its own connections
  * (for pg: a pool each) and `free()` does not close them; we track and dispose them, or an idle
  * pool would keep the process alive after a CLI command has finished.
@@ -67,7 +81,7 @@ async function withEngine<T>(adapterFactory: SqlMigrationAwareDriverAdapterFacto
   const tracked: SqlMigrationAwareDriverAdapterFactory = {
     provider: adapterFactory.provider,
     adapterName: adapterFactory.adapterName,
-    connect: () => track(adapterFactory.connect()),
+    connect: () => track(adapterFactory.connect().then(wholeScripts)),
     connectToShadowDb: () => track(adapterFactory.connectToShadowDb()),
   };
   const engine = await SchemaEngine.new(
@@ -110,13 +124,24 @@ export async function committedMigrationNames(): Promise<string[]> {
   return (await readMigrationList()).migrationDirectories.map((d) => d.path);
 }
 
-/** Applies every committed migration not yet recorded in `_prisma_migrations`. Idempotent. */
-export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
+/**
+ * Applies every committed migration not yet recorded in `_prisma_migrations`. Idempotent.
+ * The engine serialises migrators with a PostgreSQL advisory lock and gives up after 10 s (P1002);
+ * replicas starting together on a busy host can wait longer than that, so a timed-out wait is
+ * retried (the other migrator has finished or is finishing).
+ */
+export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory, attempts = 6): Promise<string[]> {
   const migrationsList = await readMigrationList();
-  return withEngine(adapterFactory, async (engine) => {
-    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: noFilters });
-    return appliedMigrationNames;
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withEngine(adapterFactory, async (engine) => {
+        const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: noFilters });
+        return appliedMigrationNames;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P1002' || attempt >= attempts) throw err;
+    }
+  }
 }
 
 /**

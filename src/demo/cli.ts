@@ -6,7 +6,7 @@
 //       the embedded DATA_DIR). Defaults: DEMO_CUSTOMERS, DEMO_SEED, DEMO_ANCHOR or today (UTC).
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
+import { commandDatabase, openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { exportDemoCsv } from './export.js';
 import { anchorTime, todayUtc } from './generator.js';
@@ -77,7 +77,7 @@ async function seedCommand(args: string[]) {
   const customers = nonNegativeInt('customers', values.customers, cfg.DEMO_CUSTOMERS);
   const seed = nonNegativeInt('seed', values.seed, cfg.DEMO_SEED);
   const anchor = anchorArg(values.anchor, cfg.DEMO_ANCHOR ?? todayUtc());
-  const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.dataDir, poolSize: 2 });
+  const db = await openDatabase(commandDatabase(cfg, 'npm run db:seed'));
   try {
     await applyMigrations(db.adapterFactory);
     const showProgress = process.stderr.isTTY;

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
+import { commandDatabase, openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { DateFormatError, checkTimeZone, toLuxonFormat } from './dates.js';
 import { ImportError, checkInputFiles, importFiles, parseColumnMap, type ImportFormat, type ImportProgress } from './import.js';
@@ -100,7 +100,7 @@ async function main() {
   await checkInputFiles({ orders: values.orders, customers: values.customers });
 
   const cfg = loadConfig();
-  const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.dataDir, poolSize: 2 });
+  const db = await openDatabase(commandDatabase(cfg, 'npm run import'));
   try {
     await applyMigrations(db.adapterFactory);
     const s = await importFiles(db, {

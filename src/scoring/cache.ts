@@ -50,6 +50,11 @@ export class PredictionCache {
     this.byCustomer?.delete(customerId);
   }
 
+  /** Forget everything (a bulk write, or change notifications that may have been missed). */
+  invalidateAll(): void {
+    this.byCustomer?.clear();
+  }
+
   get size(): number {
     return this.byCustomer?.size ?? 0;
   }

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
+import { commandDatabase, openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { UnknownModelError } from '../inference/service.js';
 import { DEFAULT_SCORE_PAGE_SIZE, describeTimings, MAX_SCORE_PAGE_SIZE, ScoreOptionsError, scoreCustomers } from './batch.js';
@@ -72,7 +72,7 @@ async function main(): Promise<number> {
   const cfg = loadConfig();
   // Models log at info when loaded; the command's own output is enough unless asked for more.
   const log = pino({ level: cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL }, pino.destination(2));
-  const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.dataDir, poolSize: 3 });
+  const db = await openDatabase(commandDatabase(cfg, 'npm run score', 3));
   const scoring = await createScoring(cfg, log).catch(async (err: unknown) => {
     await db.close();
     throw err;

@@ -13,9 +13,14 @@ export interface ServiceProcess {
 }
 
 export function startService(env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  return startNode('src/main.ts', [], { PORT: '0', LOG_LEVEL: 'info', ...env });
+}
+
+/** Runs a TypeScript entry point of the project (`src/ingest/cli.ts`…) as a child process. */
+export function startNode(script: string, args: string[], env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: root,
-    env: { ...process.env, PORT: '0', ORT_EXECUTION_PROVIDERS: 'cpu', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, ORT_EXECUTION_PROVIDERS: 'cpu', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -45,7 +50,7 @@ export function startService(env: Record<string, string>): ServiceProcess {
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   return {
     child,
@@ -53,7 +58,13 @@ export function startService(env: Record<string, string>): ServiceProcess {
     exited,
     waitFor(pattern, ms = 60_000) {
       const seen = lines.find((l) => pattern.test(l));
-      if (seen) return Promise.resolve(JSON.parse(seen));
+      if (seen) {
+        try {
+          return Promise.resolve(JSON.parse(seen));
+        } catch {
+          return Promise.resolve({ line: seen });
+        }
+      }
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; last lines:\n${lines.slice(-5).join('\n')}`)), ms);
         waiters.push({ pattern, resolve: (v) => (clearTimeout(timer), resolve(v)) });
@@ -61,4 +72,18 @@ export function startService(env: Record<string, string>): ServiceProcess {
       });
     },
   };
+}
+
+export interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** stdout and stderr lines, interleaved as they arrived. */
+  output: string;
+}
+
+/** Runs a command-line entry point to completion. */
+export async function runCommand(script: string, args: string[], env: Record<string, string>): Promise<CommandResult> {
+  const p = startNode(script, args, env);
+  const { code, signal } = await p.exited;
+  return { code, signal, output: p.lines.join('\n') };
 }
