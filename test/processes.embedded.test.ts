@@ -123,7 +123,7 @@ describe('one embedded database, many processes', { timeout: 900_000 }, () => {
     expect((await second.service.exited).code).toBe(0);
   });
 
-  it('refuses a second server on the same DATA_DIR with a message that says what to do', async () => {
+  it('refuses a second server on the same DATA_DIR with a message that says what to do; commands take turns', async () => {
     const dataDir = await freshDataDir('two');
     const first = await serve(dataDir);
     const refused = await runCommand('src/main.ts', [], { DATA_DIR: dataDir, DEMO_CUSTOMERS: '0', PORT: '0' });
@@ -134,6 +134,14 @@ describe('one embedded database, many processes', { timeout: 900_000 }, () => {
     expect(refused.output).not.toMatch(/\n\s+at /);
     // the first one is untouched
     expect((await first.gql(counts)).customers.totalCount).toBe(0);
+    // two commands at once through the one server: they take turns on its socket
+    const [one, two] = await Promise.all([
+      importFile(dataDir, '--orders', cdnow),
+      importFile(dataDir, '--orders', await ordersCsv('turns', ['t-1', 't-2'], 3)),
+    ]);
+    expect(one.code, one.output).toBe(0);
+    expect(two.code, two.output).toBe(0);
+    expect((await first.gql(counts)).customers.totalCount).toBe(15);
     first.service.child.kill('SIGTERM');
     expect((await first.service.exited).code).toBe(0);
   });
