@@ -60,8 +60,11 @@ const schema = z.object({
     .or(z.literal('').transform(() => undefined)),
   SCORING_AS_OF: z
     .string()
-    .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time')
+    .refine((s) => s === 'data-end' || !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time, or data-end')
     .optional(),
+  // Model versions and promotion without restart (README "Models and versions").
+  MODELS_POLL_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+  BACKGROUND_SCORING: z.enum(['on', 'off']).default('on'),
 });
 
 export type Config = z.infer<typeof schema> & {

@@ -8,6 +8,7 @@ import { openDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
 import { seedDemoIfEmpty } from './demo/seed.js';
 import { ModelLoadError } from './inference/registry.js';
+import { ModelLifecycle } from './models/lifecycle.js';
 import { createScoring } from './scoring/setup.js';
 import { startServer } from './server/app.js';
 import { Readiness } from './server/health.js';
@@ -26,12 +27,19 @@ async function main() {
   const server = await startServer(config, db, scoring, log, metrics, readiness);
   log.info({ url: server.url }, 'listening (not ready until migrations and seeding are done)');
 
+  const lifecycle = new ModelLifecycle(db, scoring, log, {
+    pollSeconds: config.MODELS_POLL_SECONDS,
+    backgroundScoring: config.BACKGROUND_SCORING === 'on',
+    scoreAtDataEnd: config.SCORING_AS_OF === 'data-end',
+  });
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'shutting down: draining in-flight requests');
     await server.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
+    await lifecycle.stop();
     await scoring.inference.registry.close();
     await db.close();
     log.info('stopped');
@@ -51,6 +59,9 @@ async function main() {
   });
   if (seeded) log.info(seeded, 'demo data seeded');
 
+  // The promotions on record decide the served versions before the first request; stale or missing
+  // stored scores are then refreshed in the background (answers that read them say so meanwhile).
+  await lifecycle.start();
   readiness.markStarted();
   log.info({ url: server.url }, 'GraphQL API ready');
 }

@@ -24,6 +24,7 @@ export class UnknownModelError extends Error {
 }
 
 export class InferenceService {
+  /** One micro-batcher per model version (keyed by identity), created on first use. */
   private readonly batchers = new Map<string, MicroBatcher<ModelRow, Float32Array>>();
   private readonly runCounts = new Map<string, number>();
 
@@ -31,27 +32,33 @@ export class InferenceService {
     readonly registry: ModelRegistry,
     private readonly options: InferenceOptions,
     private readonly observer: InferenceObserver = {},
-  ) {
-    for (const model of registry.list()) {
-      this.runCounts.set(model.name, 0);
-      this.batchers.set(
-        model.name,
-        new MicroBatcher((rows) => this.run(model, rows), options, (stats) => observer.onBatch?.(model, stats)),
-      );
+  ) {}
+
+  /** A model's promoted version, or the version asked for. */
+  model(name: string, version?: string | null): LoadedModel {
+    const model = this.registry.get(name, version);
+    if (model) return model;
+    if (this.registry.get(name)) {
+      const known = this.registry.versions(name).map((m) => m.version).join(', ');
+      throw new UnknownModelError(`Unknown version "${version}" of model "${name}" (loaded: ${known})`);
     }
+    throw new UnknownModelError(`Unknown model "${name}" (known: ${this.registry.names().join(', ')})`);
   }
 
-  model(name: string): LoadedModel {
-    const model = this.registry.get(name);
-    if (!model) throw new UnknownModelError(`Unknown model "${name}" (known: ${this.registry.list().map((m) => m.name).join(', ')})`);
-    return model;
+  private batcher(model: LoadedModel): MicroBatcher<ModelRow, Float32Array> {
+    let batcher = this.batchers.get(model.identity);
+    if (!batcher) {
+      batcher = new MicroBatcher((rows) => this.run(model, rows), this.options, (stats) => this.observer.onBatch?.(model, stats));
+      this.batchers.set(model.identity, batcher);
+    }
+    return batcher;
   }
 
-  /** Class probabilities for each row, in order. */
-  async predict(modelName: string, rows: ModelRow[]): Promise<Float32Array[]> {
-    const model = this.model(modelName);
+  /** Class probabilities for each row, in order. A name means the model's promoted version. */
+  async predict(modelOrName: LoadedModel | string, rows: ModelRow[]): Promise<Float32Array[]> {
+    const model = typeof modelOrName === 'string' ? this.model(modelOrName) : modelOrName;
     try {
-      const out = this.options.batching ? await this.batchers.get(model.name)!.submit(rows) : await this.run(model, rows);
+      const out = this.options.batching ? await this.batcher(model).submit(rows) : await this.run(model, rows);
       this.observer.onRequest?.(model, true);
       return out;
     } catch (err) {
@@ -61,13 +68,15 @@ export class InferenceService {
     }
   }
 
-  /** session.run calls so far for a model (tests and metrics). */
+  /** session.run calls so far for a model, all versions (tests and metrics). */
   runs(modelName: string): number {
     return this.runCounts.get(modelName) ?? 0;
   }
 
   queuedRows(modelName: string): number {
-    return this.batchers.get(modelName)?.queueRows ?? 0;
+    let rows = 0;
+    for (const m of this.registry.versions(modelName)) rows += this.batchers.get(m.identity)?.queueRows ?? 0;
+    return rows;
   }
 
   private async run(model: LoadedModel, rows: ModelRow[]): Promise<Float32Array[]> {

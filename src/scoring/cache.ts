@@ -1,4 +1,6 @@
-// Predictions per (customer, model version, as-of instant), bounded in customers and age.
+// Predictions per (customer, model identity, as-of instant), bounded in customers and age. The
+// identity is `name@version#sha256` of the ONNX file, so two models, two versions of one model, or
+// a model file replaced under the same version number never share an entry.
 // Entries are grouped by customer so that recording an order drops all of that customer's
 // predictions at once.
 import { LRUCache } from 'lru-cache';
@@ -16,18 +18,18 @@ export class PredictionCache {
     this.byCustomer = maxCustomers > 0 ? new LRUCache({ max: maxCustomers, ttl: ttlSeconds * 1000 }) : null;
   }
 
-  private static key(modelVersion: string, asOfMs: number) {
-    return `${modelVersion}|${asOfMs}`;
+  private static key(modelIdentity: string, asOfMs: number) {
+    return `${modelIdentity}|${asOfMs}`;
   }
 
-  get(customerId: string, modelVersion: string, asOfMs: number): CachedPrediction | undefined {
-    const hit = this.byCustomer?.get(customerId)?.get(PredictionCache.key(modelVersion, asOfMs));
+  get(customerId: string, modelIdentity: string, asOfMs: number): CachedPrediction | undefined {
+    const hit = this.byCustomer?.get(customerId)?.get(PredictionCache.key(modelIdentity, asOfMs));
     if (hit) this.hits += 1;
     else this.misses += 1;
     return hit;
   }
 
-  set(customerId: string, modelVersion: string, asOfMs: number, value: CachedPrediction): void {
+  set(customerId: string, modelIdentity: string, asOfMs: number, value: CachedPrediction): void {
     if (!this.byCustomer) return;
     let entries = this.byCustomer.get(customerId);
     if (!entries) {
@@ -36,7 +38,7 @@ export class PredictionCache {
     }
     // A customer is scored under a handful of (model, as-of) pairs; keep the map small.
     if (entries.size >= 16) entries.delete(entries.keys().next().value!);
-    entries.set(PredictionCache.key(modelVersion, asOfMs), value);
+    entries.set(PredictionCache.key(modelIdentity, asOfMs), value);
   }
 
   /** Forget everything about a customer (after a new order). */

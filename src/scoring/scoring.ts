@@ -35,13 +35,29 @@ export const explanationMethods: Record<string, string> = {
 };
 
 export class Scoring {
+  /** Per model version (identity); built on first use, so versions loaded later get theirs too. */
+  private readonly explainers = new Map<string, Explainer | undefined>();
+
   constructor(
     readonly inference: InferenceService,
     readonly cache: PredictionCache,
     readonly defaultModel: string,
-    private readonly explainers: ReadonlyMap<string, Explainer>,
-    private readonly fixedAsOf?: Date,
+    private readonly explainerFor: (model: LoadedModel) => Explainer | undefined,
+    private fixedAsOf?: Date,
   ) {}
+
+  /** Re-reads the model repository and promotions now (set by the model lifecycle; a no-op without one). */
+  syncModels: () => Promise<void> = async () => {};
+
+  /** SCORING_AS_OF=data-end is resolved against the database after start-up. */
+  setFixedAsOf(asOf: Date | undefined): void {
+    this.fixedAsOf = asOf;
+  }
+
+  private explainerOf(model: LoadedModel): Explainer | undefined {
+    if (!this.explainers.has(model.identity)) this.explainers.set(model.identity, this.explainerFor(model));
+    return this.explainers.get(model.identity);
+  }
 
   /**
    * The scoring time: the argument, else SCORING_AS_OF, else the end of the current UTC day — so
@@ -53,17 +69,18 @@ export class Scoring {
     return new Date(Math.floor(now / DAY_MS) * DAY_MS + DAY_MS - 1);
   }
 
-  model(name?: string | null): LoadedModel {
-    return this.inference.model(name ?? this.defaultModel);
+  /** A model's promoted version (default: DEFAULT_MODEL), or the version asked for. */
+  model(name?: string | null, version?: string | null): LoadedModel {
+    return this.inference.model(name ?? this.defaultModel, version);
   }
 
   methodOf(model: LoadedModel): string {
-    return this.explainers.get(model.name)?.method ?? (model.layout.sequence ? 'occlusion' : 'none');
+    return this.explainerOf(model)?.method ?? (model.layout.sequence ? 'occlusion' : 'none');
   }
 
   /** Explanations for rows of one model, in order. */
   async explain(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
-    const explainer = this.explainers.get(model.name);
+    const explainer = this.explainerOf(model);
     if (explainer) {
       const attributions = explainer.explain(rows.map((r) => r.features));
       return attributions.map((attribution, i) => ({
@@ -84,7 +101,7 @@ export class Scoring {
       batch.push(row);
       for (let j = 0; j < (row.sequenceLength ?? 0); j++) batch.push({ ...row, maskedPositions: [j] });
     }
-    const probabilities = await this.inference.predict(model.name, batch);
+    const probabilities = await this.inference.predict(model, batch);
     const classes = model.classes.length;
     const out: Explained[] = [];
     let at = 0;

@@ -1,3 +1,4 @@
+import { modelFor } from '../model/pin.js';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
 import { UnknownModelError } from '../../inference/service.js';
@@ -28,12 +29,7 @@ function checkFilter(filter: CustomerFilter | null | undefined, scoreModel: Load
 
 /** The model whose stored scores (CustomerScore) filters and the PROBABILITY ordering read. */
 function scoreModelOf(ctx: Context, name: string | null): LoadedModel {
-  try {
-    return ctx.scoring.model(name);
-  } catch (err) {
-    if (err instanceof UnknownModelError) throw badInput('scoreModel', err.message);
-    throw err;
-  }
+  return modelFor(ctx, name, null, 'scoreModel');
 }
 
 @Resolver(() => Customer)

@@ -54,7 +54,7 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
 
   return {
     prediction(model, asOf) {
-      const key = `${model.name}|${asOf.getTime()}`;
+      const key = `${model.identity}|${asOf.getTime()}`;
       let loader = predictions.get(key);
       if (!loader) {
         loader = new DataLoader(async (ids) => {
@@ -62,16 +62,16 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
           const result = new Map<string, Prediction>();
           const misses: string[] = [];
           for (const id of ids) {
-            const hit = scoring.cache.get(id, model.version, asOfMs);
+            const hit = scoring.cache.get(id, model.identity, asOfMs);
             if (hit) result.set(id, toPrediction(model, id, asOf, hit.probabilities));
             else misses.push(id);
           }
           if (misses.length > 0) {
             const rows = await present(misses, asOf);
             const known = misses.filter((_, i) => rows[i] !== null);
-            const probabilities = await scoring.inference.predict(model.name, rows.filter((r) => r !== null));
+            const probabilities = await scoring.inference.predict(model, rows.filter((r) => r !== null));
             known.forEach((id, i) => {
-              scoring.cache.set(id, model.version, asOfMs, { probabilities: probabilities[i] });
+              scoring.cache.set(id, model.identity, asOfMs, { probabilities: probabilities[i] });
               result.set(id, toPrediction(model, id, asOf, probabilities[i]));
             });
           }
@@ -83,7 +83,7 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
     },
 
     explanation(model, asOf) {
-      const key = `${model.name}|${asOf.getTime()}`;
+      const key = `${model.identity}|${asOf.getTime()}`;
       let loader = explanations.get(key);
       if (!loader) {
         loader = new DataLoader(async (ids) => {

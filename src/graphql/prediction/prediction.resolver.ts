@@ -1,24 +1,19 @@
 import { Arg, Ctx, FieldResolver, Float, Int, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
 import type { LoadedModel } from '../../inference/registry.js';
-import { UnknownModelError } from '../../inference/service.js';
 import { presentExplanation } from '../../scoring/explanation.js';
 import { explanationMethods } from '../../scoring/scoring.js';
 import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
 import { badInput } from '../errors.js';
-import { Explanation, ModelInfo, Prediction, SegmentProbability } from './prediction.type.js';
+import { modelFor } from '../model/pin.js';
+import { Explanation, Prediction, SegmentProbability } from './prediction.type.js';
 
 const asOfDescription = 'Scoring time: features use orders up to this instant. Default: SCORING_AS_OF, else the end of the current UTC day.';
 const MAX_TOP = 100;
 
-function modelOf(ctx: Context, name: string | null | undefined, field = 'model'): LoadedModel {
-  try {
-    return ctx.scoring.model(name);
-  } catch (err) {
-    if (err instanceof UnknownModelError) throw badInput(field, err.message);
-    throw err;
-  }
+function modelOf(ctx: Context, name: string | null | undefined, version?: string | null): LoadedModel {
+  return modelFor(ctx, name, version);
 }
 
 function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
@@ -30,7 +25,8 @@ function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
 
 async function explain(ctx: Context, prediction: Prediction, top: number, segment: string | null | undefined): Promise<Explanation | null> {
   if (!Number.isInteger(top) || top < 0 || top > MAX_TOP) throw badInput('top', `must be an integer from 0 to ${MAX_TOP}`);
-  const model = modelOf(ctx, prediction.model);
+  // The version that made the prediction explains it, even if another one was promoted meanwhile.
+  const model = modelOf(ctx, prediction.model, prediction.modelVersion);
   const target = segment ?? prediction.segment;
   const classIndex = model.classes.indexOf(target);
   if (classIndex < 0) throw badInput('segment', `unknown segment "${target}" (known: ${model.classes.join(', ')})`);
@@ -45,14 +41,15 @@ async function explain(ctx: Context, prediction: Prediction, top: number, segmen
 
 @Resolver(() => Customer)
 export class CustomerPredictionResolver {
-  @FieldResolver(() => Prediction, { nullable: true, description: 'The prediction of a model (default: DEFAULT_MODEL).' })
+  @FieldResolver(() => Prediction, { nullable: true, description: 'The prediction of a model (default: DEFAULT_MODEL) at a version (default: its promoted version).' })
   prediction(
     @Root() customer: Customer,
     @Arg('model', () => String, { nullable: true }) model: string | null,
     @Arg('asOf', () => GraphQLDateTimeISO, { nullable: true, description: asOfDescription }) asOf: Date | null,
     @Ctx() ctx: Context,
+    @Arg('version', () => String, { nullable: true, description: 'A loaded version (see Query.models), e.g. a candidate; default: the promoted version.' }) version?: string | null,
   ): Promise<Prediction | null> {
-    return ctx.predictionLoaders.prediction(modelOf(ctx, model), scoringTime(ctx, asOf)).load(customer.id);
+    return ctx.predictionLoaders.prediction(modelOf(ctx, model, version), scoringTime(ctx, asOf)).load(customer.id);
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'The segment the customer is heading for (default model).' })
@@ -97,24 +94,5 @@ export class PredictionResolver {
     @Ctx() ctx: Context,
   ): Promise<Explanation | null> {
     return explain(ctx, prediction, top, segment);
-  }
-}
-
-@Resolver()
-export class ModelResolver {
-  @Query(() => [ModelInfo], { description: 'The served models.' })
-  models(@Ctx() ctx: Context): ModelInfo[] {
-    return ctx.scoring.inference.registry.list().map((m) => ({
-      name: m.name,
-      version: m.version,
-      kind: m.kind,
-      isDefault: m.name === ctx.scoring.defaultModel,
-      classes: [...m.card.classes].sort((a, b) => a.index - b.index),
-      features: m.featureNames,
-      metrics: (m.card.metrics_held_out ?? {}) as Record<string, unknown>,
-      executionProvider: m.provider,
-      explanationMethod: ctx.scoring.methodOf(m),
-      loadedAt: m.loadedAt,
-    }));
   }
 }

@@ -1,6 +1,7 @@
 // Stored scores in the API: Customer.score (per-request DataLoader, one statement per page) and
 // Query.segmentSummary (a model's segment distribution and score freshness).
 import DataLoader from 'dataloader';
+import { modelFor } from '../model/pin.js';
 import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
 import { UnknownModelError } from '../../inference/service.js';
@@ -11,12 +12,7 @@ import { lastScoreRun, scoresByCustomerIds, segmentAggregates } from './segment.
 import { SegmentSummary, StoredScore } from './segment.type.js';
 
 function modelOf(ctx: Context, name: string | null | undefined): LoadedModel {
-  try {
-    return ctx.scoring.model(name);
-  } catch (err) {
-    if (err instanceof UnknownModelError) throw badInput('model', err.message);
-    throw err;
-  }
+  return modelFor(ctx, name);
 }
 
 /** Loaders live as long as the request's context object (and no longer). */
