@@ -95,6 +95,27 @@ export function gatePassed(card: ModelCard): boolean {
   return gate?.passed !== false;
 }
 
+/**
+ * The promoted version of one model among the versions available: the newest promotion on record
+ * naming one of them; without one, the highest version whose card does not record a failed gate.
+ */
+export function choosePromoted(name: string, available: ReadonlyMap<string, ModelCard>, records: readonly PromotionRecord[]): string {
+  const history = records.filter((r) => r.model === name && available.has(r.version));
+  const promoted = history.at(-1)?.version;
+  if (promoted !== undefined) return promoted;
+  const eligible = [...available].filter(([, card]) => gatePassed(card)).map(([v]) => v);
+  return (eligible.length ? eligible : [...available.keys()]).sort((a, b) => Number(a) - Number(b)).at(-1)!;
+}
+
+/**
+ * promoted: the version served by default; retired: promoted before, or older than the promoted
+ * one (superseded without ever being served); candidate: newer than the promoted one and never promoted.
+ */
+export function statusOf(version: string, promoted: string, everPromoted: ReadonlySet<string>): ModelStatus {
+  if (version === promoted) return 'promoted';
+  return everPromoted.has(version) || Number(version) < Number(promoted) ? 'retired' : 'candidate';
+}
+
 export class ModelRegistry {
   /** name → version → model. */
   private readonly models = new Map<string, Map<string, LoadedModel>>();
@@ -176,11 +197,7 @@ export class ModelRegistry {
     const changes: PromotionChange[] = [];
     for (const [name, byVersion] of this.models) {
       const history = records.filter((r) => r.model === name && byVersion.has(r.version));
-      let target = history.at(-1)?.version;
-      if (target === undefined) {
-        const eligible = [...byVersion.values()].filter((m) => gatePassed(m.card)).map((m) => m.version);
-        target = (eligible.length ? eligible : [...byVersion.keys()]).sort((a, b) => Number(a) - Number(b)).at(-1)!;
-      }
+      const target = choosePromoted(name, new Map([...byVersion].map(([v, m]) => [v, m.card])), records);
       const retired = new Set(history.map((r) => r.version).filter((v) => v !== target));
       const from = this.promoted.get(name);
       if (from !== undefined && from !== target) retired.add(from);
@@ -202,8 +219,7 @@ export class ModelRegistry {
   }
 
   status(model: LoadedModel): ModelStatus {
-    if (this.promoted.get(model.name) === model.version) return 'promoted';
-    return this.retired.get(model.name)?.has(model.version) ? 'retired' : 'candidate';
+    return statusOf(model.version, this.promoted.get(model.name) ?? '', this.retired.get(model.name) ?? new Set());
   }
 
   /** Model names. */
