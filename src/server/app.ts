@@ -15,6 +15,7 @@ import type { Database } from '../db/client.js';
 import type { Context } from '../graphql/context.type.js';
 import { formatError } from '../graphql/error-format.js';
 import { ErrorCode } from '../graphql/errors.js';
+import { warningsPlugin } from '../graphql/common/warnings.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
@@ -100,7 +101,7 @@ export async function startServer(
     stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
     validationRules: limits.validationRules as never,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics), ...limits.plugins],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics), warningsPlugin, ...limits.plugins],
   });
   await apollo.start();
 

@@ -8,7 +8,8 @@ import { UnknownModelError } from '../../inference/service.js';
 import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
 import { badInput } from '../errors.js';
-import { lastScoreRun, scoresByCustomerIds, segmentAggregates } from './segment.repository.js';
+import { addWarning } from '../common/warnings.js';
+import { lastScoreRun, scoresByCustomerIds, segmentAggregates, storedScoresState } from './segment.repository.js';
 import { SegmentSummary, StoredScore } from './segment.type.js';
 
 function modelOf(ctx: Context, name: string | null | undefined): LoadedModel {
@@ -48,7 +49,12 @@ export class SegmentSummaryResolver {
   @Query(() => SegmentSummary, { description: 'Per segment: customers, share and mean probability of a model\'s stored scores (default: DEFAULT_MODEL), and how fresh they are.' })
   async segmentSummary(@Arg('model', () => String, { nullable: true }) model: string | null, @Ctx() ctx: Context): Promise<SegmentSummary> {
     const m = modelOf(ctx, model);
-    const [{ customersTotal, segments }, lastRun] = await Promise.all([segmentAggregates(ctx.db, m.name), lastScoreRun(ctx.db, m.name)]);
+    const [{ customersTotal, segments }, lastRun, state] = await Promise.all([
+      segmentAggregates(ctx.db, m.name),
+      lastScoreRun(ctx.db, m.name),
+      storedScoresState(ctx.db, m.name, m.version),
+    ]);
+    if (state.note) addWarning(ctx, { code: 'STORED_SCORES_INCOMPLETE', message: state.note, model: m.name, servedVersion: m.version });
     const scored = segments.reduce((s, g) => s + g.count, 0);
     const bySegment = new Map(segments.map((g) => [g.segment, g]));
     const keys = [...m.classes, ...segments.map((g) => g.segment).filter((k) => !m.classes.includes(k))];
@@ -69,6 +75,10 @@ export class SegmentSummaryResolver {
       scoredAtMin: min(segments.map((g) => g.scoredAtMin)),
       scoredAtMax: max(segments.map((g) => g.scoredAtMax)),
       lastRun,
+      stale: !state.complete && customersTotal > 0,
+      staleCustomers: state.staleCustomers,
+      scoringInProgress: state.running !== null,
+      note: state.note,
     };
   }
 }
