@@ -43,8 +43,8 @@ const ORDERS_SELECT = `
   FROM "Order" o JOIN "Customer" c ON c."id" = o."customerId"
   WHERE o."status" = 'paid'`;
 const CUSTOMERS_SELECT = `
-  SELECT c."externalId" AS customer_id, '' AS name, '' AS email, coalesce(c."gender", '') AS gender,
-         coalesce(to_char(c."birthDate", 'YYYY-MM-DD'), '') AS birth_date, coalesce(c."country"::text, '') AS country,
+  SELECT c."externalId" AS customer_id, NULL::text AS name, NULL::text AS email, c."gender" AS gender,
+         to_char(c."birthDate", 'YYYY-MM-DD') AS birth_date, c."country"::text AS country,
          to_char(c."createdAt" AT TIME ZONE 'UTC', ${ISO}) AS created_at
   FROM "Customer" c`;
 const ORDER_COLUMNS = ['order_id', 'customer_id', 'ordered_at', 'amount', 'item_count', 'currency', 'status'];
