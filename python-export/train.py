@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Train the segment models and write models/<name>/ (model.onnx, model.json, golden.json, features.json).
+"""Train the segment models and write models/<name>/<version>/ (model.onnx, model.json, golden.json, features.json).
 
-Shipped models (demo data exported by the TypeScript generator; `npm run train`):
+Shipped models, version 1 (demo data exported by the TypeScript generator; `npm run train -- --demo`):
     /usr/bin/python3 python-export/train.py --demo
 which runs `npm run demo:export -- --customers 10000 --seed 42 --anchor 2026-01-01 --out <tmp>` and then
 trains on <tmp> with --data-end 2026-01-01. Equivalent by hand:
