@@ -93,7 +93,7 @@ def check_enough_data(ds: Dataset, horizon_days: int, data_end_ms: int, min_cust
     paid = ds.orders[ds.orders["paid"]]
     if len(paid) == 0:
         raise InsufficientData("there are no paid orders to learn from")
-    first = int(paid["t_ms"].min())
+    first = int(paid["t_ms"].min()) // DAY_MS * DAY_MS  # whole days: data_end is a day boundary too
     history_days = (data_end_ms - first) / DAY_MS
     test_cutoff = data_end_ms - horizon_days * DAY_MS
     customers = int(paid.loc[paid["t_ms"] <= test_cutoff, "customer_id"].nunique())
