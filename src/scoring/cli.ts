@@ -9,6 +9,8 @@ import { openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { UnknownModelError } from '../inference/service.js';
 import { DEFAULT_SCORE_PAGE_SIZE, describeTimings, MAX_SCORE_PAGE_SIZE, ScoreOptionsError, scoreCustomers } from './batch.js';
+import { lastPaidOrderAt } from '../models/lifecycle.js';
+import { readPromotions } from '../models/promotions.js';
 import { createScoring } from './setup.js';
 
 const USAGE = `Usage: npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress]
@@ -95,6 +97,9 @@ async function main(): Promise<number> {
       throw err;
     }
     await applyMigrations(db.adapterFactory);
+    // Score with the version the servers serve: the promotions on record decide it.
+    scoring.inference.registry.applyPromotions(await readPromotions(db));
+    if (cfg.SCORING_AS_OF === 'data-end' && !asOf) asOf = (await lastPaidOrderAt(db)) ?? undefined;
     const summary = await scoreCustomers(db, scoring, {
       model: values.model,
       asOf,
