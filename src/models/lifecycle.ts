@@ -121,7 +121,9 @@ export class ModelLifecycle {
         const summary = await scoreCustomers(this.db, this.scoring, {
           model: model.name,
           version: model.version,
-          pageSize: this.options.scorePageSize ?? 2000,
+          // Small pages keep each write short: the embedded database runs one statement at a time, so
+          // requests wait behind a page, and shutdown waits for the page in progress.
+          pageSize: this.options.scorePageSize ?? (this.db.kind === 'pglite' ? 500 : 2000),
           signal: this.controller.signal,
         });
         this.log.info({ model: model.name, version: model.version, outcome: summary.outcome, scored: summary.scored, seconds: (Date.now() - started) / 1000 }, 'background scoring done');
