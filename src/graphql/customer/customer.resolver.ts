@@ -3,7 +3,6 @@ import { addWarning } from '../common/warnings.js';
 import { storedScoresState } from '../segment/segment.repository.js';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
-import { UnknownModelError } from '../../inference/service.js';
 import type { Context } from '../context.type.js';
 import { decodeCursor, encodeCursor, pageSize } from '../common/connection.js';
 import { uuid } from '../common/ids.js';
