@@ -36,6 +36,8 @@ export class ModelLifecycle {
   private readonly controller = new AbortController();
   /** Background scoring runs in flight, by model name. */
   private readonly scoringRuns = new Map<string, Promise<void>>();
+  /** Promotions already reported as not followable (their version is missing here). */
+  private readonly missing = new Set<number>();
 
   constructor(
     private readonly db: Database,
@@ -72,7 +74,16 @@ export class ModelLifecycle {
       const method = this.scoring.methodOf(m);
       this.log.info({ model: m.name, version: m.version, identity: m.identity, explanation: method }, 'model version loaded');
     }
-    const changes = registry.applyPromotions(await readPromotions(this.db));
+    const promotions = await readPromotions(this.db);
+    const changes = registry.applyPromotions(promotions);
+    // A promotion of a version this server does not have (its files not deployed here) cannot be followed.
+    for (const name of registry.names()) {
+      const latest = promotions.filter((p) => p.model === name).at(-1);
+      if (latest && !registry.get(name, latest.version) && !this.missing.has(latest.id)) {
+        this.missing.add(latest.id);
+        this.log.warn({ model: name, version: latest.version, promotionId: latest.id }, `promoted ${name} version ${latest.version} is not in MODELS_DIR here; still serving version ${registry.get(name)!.version}`);
+      }
+    }
     if (changes.length === 0) return changes;
     await this.resolveDataEnd();
     for (const c of changes) {
