@@ -157,6 +157,12 @@ pgOnly('model versions: train from the database, gate, promotion without restart
     expect(promote.code, promote.stderr).toBe(0);
     expect(promote.stderr).toMatch(/"event":"model.promoted","model":"xgboost-segment","version":"1","promotedBy":"cli \(/);
     await eventually(async () => ((await served('xgboost-segment')).version === '1' ? true : undefined), 'the switch back to version 1');
+    // Version 1 already finished a run at this scoring time (at start-up), since overwritten: it is scored again.
+    const back = await eventually(async () => {
+      const s = (await gql(`{ segmentSummary { stale storedVersions } }`)).data.segmentSummary;
+      return s.stale === false ? s : undefined;
+    }, 'the stored scores of version 1 again');
+    expect(back.storedVersions).toEqual(['1']);
     const list = await npmRun('src/models/cli.ts', ['list'], env);
     expect(list.stdout).toMatch(/xgboost-segment\t1\tpromoted\t0\.5176\t–/);
     expect(list.stdout).toMatch(/xgboost-segment\t2\tretired\t0\.\d{4}\tpassed/);

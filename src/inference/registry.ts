@@ -7,8 +7,8 @@
 // started with when another version is promoted. `refresh()` loads versions that appeared since.
 //
 // Which version is served by default (the *promoted* one) is decided outside the files (the
-// "ModelPromotion" table, src/models/); without a promotion on record it is the highest version
-// whose card does not record a failed quality gate.
+// "ModelPromotion" table, src/models/); without a promotion on record it is the oldest version
+// whose card does not record a failed quality gate (the shipped version 1).
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -97,14 +97,16 @@ export function gatePassed(card: ModelCard): boolean {
 
 /**
  * The promoted version of one model among the versions available: the newest promotion on record
- * naming one of them; without one, the highest version whose card does not record a failed gate.
+ * naming one of them; without one, the oldest version whose card does not record a failed gate (the
+ * shipped version 1) — a newer version is served only once it is promoted, never because its files
+ * appeared (a run with --no-promote, or one whose promotion is still being written).
  */
 export function choosePromoted(name: string, available: ReadonlyMap<string, ModelCard>, records: readonly PromotionRecord[]): string {
   const history = records.filter((r) => r.model === name && available.has(r.version));
   const promoted = history.at(-1)?.version;
   if (promoted !== undefined) return promoted;
   const eligible = [...available].filter(([, card]) => gatePassed(card)).map(([v]) => v);
-  return (eligible.length ? eligible : [...available.keys()]).sort((a, b) => Number(a) - Number(b)).at(-1)!;
+  return (eligible.length ? eligible : [...available.keys()]).sort((a, b) => Number(a) - Number(b))[0];
 }
 
 /**
@@ -190,8 +192,8 @@ export class ModelRegistry {
 
   /**
    * Decides the promoted version of every model from the promotions on record (oldest first): the
-   * latest one naming a loaded version wins; without one, the highest version whose card does not
-   * record a failed quality gate (the shipped version 1 has no gate record). Returns the switches.
+   * latest one naming a loaded version wins; without one, the oldest version whose card does not
+   * record a failed quality gate (the shipped version 1). Returns the switches.
    */
   applyPromotions(records: readonly PromotionRecord[]): PromotionChange[] {
     const changes: PromotionChange[] = [];

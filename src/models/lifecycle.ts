@@ -129,14 +129,20 @@ export class ModelLifecycle {
       const started = Date.now();
       this.log.info({ model: model.name, version: model.version }, 'background scoring started');
       try {
-        const summary = await scoreCustomers(this.db, this.scoring, {
+        const options = {
           model: model.name,
           version: model.version,
           // Small pages keep each write short: the embedded database runs one statement at a time, so
           // requests wait behind a page, and shutdown waits for the page in progress.
           pageSize: this.options.scorePageSize ?? (this.db.kind === 'pglite' ? 500 : 2000),
           signal: this.controller.signal,
-        });
+        };
+        let summary = await scoreCustomers(this.db, this.scoring, options);
+        // Back to a version that already finished a run at this scoring time (a rollback): its scores
+        // were overwritten since, so that run is scored again.
+        if (summary.outcome === 'alreadyFinished' && (await this.hasOtherVersionScores(model))) {
+          summary = await scoreCustomers(this.db, this.scoring, { ...options, restart: true });
+        }
         this.log.info({ model: model.name, version: model.version, outcome: summary.outcome, scored: summary.scored, seconds: (Date.now() - started) / 1000 }, 'background scoring done');
       } catch (err) {
         if (err instanceof ScoreRunConflictError) this.log.info({ model: model.name, version: model.version }, 'background scoring left to another process');
@@ -144,6 +150,12 @@ export class ModelLifecycle {
       }
     });
     this.scoringRuns.set(model.name, run);
+  }
+
+  private async hasOtherVersionScores(model: LoadedModel): Promise<boolean> {
+    const [row] = await this.db.prisma.$queryRaw<{ stale: boolean }[]>`
+      SELECT EXISTS (SELECT 1 FROM "CustomerScore" WHERE "model" = ${model.name} AND "modelVersion" <> ${model.version}) AS "stale"`;
+    return row.stale;
   }
 
   /** Resolves when the background scoring runs started so far are done (tests, shutdown). */
