@@ -26,7 +26,7 @@ from segments import transformer  # noqa: E402
 from segments.data import day_to_ms, load_cdnow  # noqa: E402
 from segments.dataset import Plan, build_tables  # noqa: E402
 from segments.labels import CLASSES  # noqa: E402
-from segments.metrics import evaluate, plot_calibration, plot_confusion  # noqa: E402
+from segments.metrics import evaluate, paired_bootstrap, plot_calibration, plot_confusion  # noqa: E402
 from segments.pipeline import fit_models  # noqa: E402
 
 DEFAULT_CDNOW = ROOT.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
@@ -40,17 +40,6 @@ def cdnow_plan(horizon_days=273) -> Plan:
                 notes=["CDNOW: 18 months of data allow one 39-week horizon after a 39-week calibration period, "
                        "so training label windows (monthly cutoffs Apr-Sep 1997) overlap the test label window in "
                        "calendar time; they never share a customer with the test set."])
-
-
-def paired_bootstrap(y, pa, pb, seed, n=1000) -> dict:
-    """Mean per-row log-loss difference a - b with a 95% percentile bootstrap interval."""
-    eps = 1e-15
-    la = -np.log(np.clip(pa[np.arange(len(y)), y], eps, 1))
-    lb = -np.log(np.clip(pb[np.arange(len(y)), y], eps, 1))
-    d = la - lb
-    rng = np.random.RandomState(seed)
-    boots = np.array([d[rng.randint(0, len(d), len(d))].mean() for _ in range(n)])
-    return {"mean": float(d.mean()), "lo": float(np.percentile(boots, 2.5)), "hi": float(np.percentile(boots, 97.5))}
 
 
 def table(results, seconds) -> str:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Train the segment models and write models/<name>/ (model.onnx, model.json, golden.json, features.json).
+"""Train the segment models and write models/<name>/<version>/ (model.onnx, model.json, golden.json, features.json).
 
-Shipped models (demo data exported by the TypeScript generator; `npm run train`):
+Shipped models, version 1 (demo data exported by the TypeScript generator; `npm run train -- --demo`):
     /usr/bin/python3 python-export/train.py --demo
 which runs `npm run demo:export -- --customers 10000 --seed 42 --anchor 2026-01-01 --out <tmp>` and then
 trains on <tmp> with --data-end 2026-01-01. Equivalent by hand:
@@ -10,10 +10,16 @@ trains on <tmp> with --data-end 2026-01-01. Equivalent by hand:
 
 Smoke run on the committed fixture (CI; writes to a temporary directory unless --out is given):
     /usr/bin/python3 python-export/train.py --smoke
+
+From the shop's database (`npm run train`, src/training/cli.ts): the TypeScript side exports the paid
+orders and customers into a temporary --data folder and describes the source in --source-json; this
+writes the next free version of each model, with baselines and the quality gate's verdict in the card.
+Too little data exits 3 with a message saying what is missing.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -25,8 +31,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from segments.data import day_to_ms, load_cdnow, load_interface  # noqa: E402
-from segments.dataset import rolling_plan, build_tables  # noqa: E402
-from segments.pipeline import fit_models, write_model  # noqa: E402
+from segments.dataset import InsufficientData, build_tables, check_enough_data, rolling_plan  # noqa: E402
+from segments.pipeline import MODEL_NAMES, VERSION, fit_models, next_version, write_model  # noqa: E402
 from segments.metrics import evaluate  # noqa: E402
 
 FIXTURE = ROOT / "test" / "fixtures" / "models"
@@ -52,7 +58,25 @@ def main(argv=None):
     ap.add_argument("--out", help="output directory (default: <repo>/models; --smoke: a temporary directory)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--command", help="command line recorded in the model cards (default: this invocation)")
+    ap.add_argument("--version", help="version folder to write: a number, or 'next' (default: next; --demo: the shipped version 1)")
+    ap.add_argument("--min-customers", type=int, default=500,
+                    help="refuse with fewer customers having a paid order before the test cutoff (default 500)")
+    ap.add_argument("--source-json", help="JSON file describing the data source, recorded in the cards (training_data.source)")
+    ap.add_argument("--result-json", help="write what was trained (versions, folders, gate verdicts) to this JSON file")
+    ap.add_argument("--quick", action="store_true", help="the smoke run's small model settings on any data (tests)")
+    ap.add_argument("--shuffle-labels", action="store_true",
+                    help="permute the training labels (a check that the quality gate refuses a model that learned nothing)")
     args = ap.parse_args(argv)
+    try:
+        return run(ap, args, argv)
+    except InsufficientData as e:
+        print(f"train: {e}", file=sys.stderr)
+        if argv is not None:
+            raise
+        sys.exit(3)
+
+
+def run(ap, args, argv):
 
     t_start = time.time()
     if args.smoke:
@@ -75,17 +99,31 @@ def main(argv=None):
             ds = load_interface(args.data)
         else:
             ap.error("one of --demo, --data, --cdnow or --smoke is required")
-        plan = rolling_plan(ds, args.horizon_days, day_to_ms(args.data_end) if args.data_end else None,
-                            n_train_cutoffs=args.train_cutoffs)
+        if args.source_json:
+            ds.name = json.loads(Path(args.source_json).read_text()).get("name", ds.name)
+        paid = ds.orders[ds.orders["paid"]]
+        if len(paid) == 0:
+            raise InsufficientData("not enough data to train: there are no paid orders")
+        data_end_ms = day_to_ms(args.data_end) if args.data_end else (int(paid["t_ms"].max()) // 86_400_000 + 1) * 86_400_000
+        if not args.demo:
+            enough = check_enough_data(ds, args.horizon_days, data_end_ms, args.min_customers)
+            print(f"data check: {enough}", flush=True)
+        plan = rolling_plan(ds, args.horizon_days, data_end_ms, n_train_cutoffs=args.train_cutoffs)
     out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="models-smoke-")) if args.smoke else ROOT / "models")
     command = args.command or ("/usr/bin/python3 python-export/train.py " + " ".join(sys.argv[1:] if argv is None else argv))
 
-    print(f"data: {ds.summary()}")
+    print(f"data: {ds.summary()}", flush=True)
     tables = build_tables(ds, plan)
-    print(f"plan: {plan.describe()}")
-    print(f"tables: {tables.summary()}")
+    print(f"plan: {plan.describe()}", flush=True)
+    print(f"tables: {tables.summary()}", flush=True)
+    if args.shuffle_labels:
+        import numpy as np
+        rng = np.random.RandomState(args.seed)
+        for part in (tables.train, tables.valid):
+            part["label"] = rng.permutation(part["label"].to_numpy())
+        print("training labels shuffled (--shuffle-labels)", flush=True)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
-    fitted = fit_models(ds, tables, kinds + ["rfm"], seed=args.seed, smoke=args.smoke)
+    fitted = fit_models(ds, tables, kinds + ["rfm", "majority"], seed=args.seed, smoke=args.smoke or args.quick)
     y = tables.test["label"].to_numpy()
     print(f"\nheld-out ({len(y)} rows, test cutoff {plan.describe()['test_cutoff']}):")
     print(f"{'model':<12} {'acc':>6} {'macroF1':>8} {'logloss':>8} {'AUC':>6} {'ECE':>6} {'seconds':>8}")
@@ -93,9 +131,30 @@ def main(argv=None):
         m = evaluate(y, r["proba_test"])
         print(f"{k:<12} {m['accuracy']:6.3f} {m['macro_f1']:8.3f} {m['log_loss']:8.3f} {m['roc_auc_ovr_macro']:6.3f} "
               f"{m['ece']:6.3f} {r['seconds']:8.1f}")
+    extra = {"smoke": True} if args.smoke else {}
+    if args.shuffle_labels:
+        extra["shuffled_labels"] = True
+    source = json.loads(Path(args.source_json).read_text()) if args.source_json else None
+    baselines = {"majority": fitted["majority"], "rfm": fitted["rfm"]}
+    result = {"out": str(out), "seconds": None, "models": {}}
     for k in kinds:
-        write_model(k, fitted[k]["model"], fitted[k], tables, ds, out, FIXTURE, GOLDEN_AS_OF, GOLDEN_IDS,
-                    args.seed, command, extra_card={"smoke": True} if args.smoke else None)
+        name = MODEL_NAMES[k]
+        version = args.version if args.version and args.version != "next" else (
+            VERSION if args.demo and not args.version else next_version(out, name))
+        card = write_model(k, fitted[k]["model"], fitted[k], tables, ds, out, FIXTURE, GOLDEN_AS_OF, GOLDEN_IDS,
+                           args.seed, command, extra_card=extra or None, version=version,
+                           baselines=None if args.demo else baselines,
+                           training_extra={"source": source, **({"currency": source["currency"]} if source.get("currency") else {})}
+                           if source else None)
+        gate = card.get("gate")
+        if gate:
+            verdict = "passes the quality gate" if gate["passed"] else "fails the quality gate (stays a candidate)"
+            print(f"{name} version {version} {verdict}: " + "; ".join(gate["reasons"]), flush=True)
+        result["models"][name] = {"version": version, "dir": str(out / name / version), "kind": k,
+                                  "gate": gate, "log_loss": card["metrics_held_out"]["log_loss"]}
+    result["seconds"] = round(time.time() - t_start, 1)
+    if args.result_json:
+        Path(args.result_json).write_text(json.dumps(result, indent=2))
     print(f"\ndone in {time.time() - t_start:.1f}s -> {out}")
     return out
 

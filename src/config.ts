@@ -109,8 +109,11 @@ const schema = z.object({
   JWT_JWKS_MAX_AGE_SECONDS: intIn(1, 86_400).default(600),
   SCORING_AS_OF: z
     .string()
-    .refine((s) => parseScoringTime(s) !== null, `must be ${scoringTimeFormat}`)
+    .refine((s) => s === 'data-end' || parseScoringTime(s) !== null, `must be ${scoringTimeFormat}, or data-end`)
     .optional(),
+  // Model versions and promotion without restart (README "Models and versions").
+  MODELS_POLL_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+  BACKGROUND_SCORING: z.enum(['on', 'off']).default('on'),
 });
 
 export type Config = z.infer<typeof schema> & {

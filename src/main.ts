@@ -10,6 +10,7 @@ import { DataDirInUseError } from './db/data-dir-lock.js';
 import { applyMigrations } from './db/migrate.js';
 import { seedDemoIfEmpty } from './demo/seed.js';
 import { ModelLoadError } from './inference/registry.js';
+import { ModelLifecycle } from './models/lifecycle.js';
 import { createScoring } from './scoring/setup.js';
 import { startServer } from './server/app.js';
 import { Readiness } from './server/health.js';
@@ -44,6 +45,12 @@ async function main() {
   log.info({ url: server.url }, 'listening (not ready until migrations and seeding are done)');
 
   let changes: ChangeSubscription | undefined;
+  const lifecycle = new ModelLifecycle(db, scoring, log, {
+    pollSeconds: config.MODELS_POLL_SECONDS,
+    backgroundScoring: config.BACKGROUND_SCORING === 'on',
+    scoreAtDataEnd: config.SCORING_AS_OF === 'data-end',
+  });
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -51,6 +58,7 @@ async function main() {
     log.info({ signal, graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'shutting down: draining in-flight requests');
     scoring.inference.drain();
     await server.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
+    await lifecycle.stop();
     await scoring.inference.registry.close();
     await changes?.close();
     await db.close();
@@ -84,6 +92,9 @@ async function main() {
   });
   if (seeded) log.info(seeded, 'demo data seeded');
 
+  // The promotions on record decide the served versions before the first request; stale or missing
+  // stored scores are then refreshed in the background (answers that read them say so meanwhile).
+  await lifecycle.start();
   readiness.markStarted();
   log.info({ url: server.url, startupSeconds: Number(process.uptime().toFixed(2)) }, 'GraphQL API ready');
 }

@@ -30,7 +30,7 @@ interface Golden {
   probability_tolerance: number;
   customers: GoldenCustomer[];
 }
-const golden = (model: string) => JSON.parse(readFileSync(new URL(`../models/${model}/golden.json`, import.meta.url), 'utf8')) as Golden;
+const golden = (model: string) => JSON.parse(readFileSync(new URL(`../models/${model}/1/golden.json`, import.meta.url), 'utf8')) as Golden;
 const fixture = (name: string) => new URL(`./fixtures/models/${name}`, import.meta.url).pathname;
 
 describe.each(databaseKinds)('golden parity through GraphQL on %s', (kind) => {

@@ -62,8 +62,8 @@ describe('feature spec', () => {
     expect(spec.sequence.token_features.map((t) => t.name)).toEqual([...SEQUENCE_TOKEN_FEATURES]);
     assertSpecMatches(spec, { requireSequence: true });
     for (const m of MODELS) {
-      assertSpecMatches(await readJson(`models/${m}/features.json`), { source: `models/${m}/features.json` });
-      const golden = (await readJson(`models/${m}/golden.json`)) as Golden;
+      assertSpecMatches(await readJson(`models/${m}/1/features.json`), { source: `models/${m}/1/features.json` });
+      const golden = (await readJson(`models/${m}/1/golden.json`)) as Golden;
       expect(golden.feature_names).toEqual([...FEATURE_NAMES]);
     }
   });
@@ -223,7 +223,7 @@ describe('computeFeatures / computeSequence (hand-made case)', () => {
 
 // ─── database parity with the Python golden files ─────────────────────────────────────────────
 
-const goldens = await Promise.all(MODELS.map(async (m) => [m, (await readJson(`models/${m}/golden.json`)) as Golden] as const));
+const goldens = await Promise.all(MODELS.map(async (m) => [m, (await readJson(`models/${m}/1/golden.json`)) as Golden] as const));
 
 describe.each(databaseKinds)('features from the database (%s)', (kind) => {
   let t: TestDatabase;

@@ -21,7 +21,7 @@ import { TreeShap, treeShap } from '../src/inference/explain/treeshap.js';
 
 const { onnx } = onnxProto;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const modelDir = (name: string) => join(ROOT, 'models', name);
+const modelDir = (name: string) => join(ROOT, 'models', name, '1');
 
 interface GoldenCustomer {
   customer_id: string;

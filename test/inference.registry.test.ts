@@ -59,21 +59,21 @@ describe('model registry start-up checks', () => {
   });
 
   it.each<[string, (dir: string) => Promise<void>, RegExp]>([
-    ['a model file replaced by garbage', (d) => writeFile(path.join(d, 'xgboost-segment/model.onnx'), 'not a model'), /xgboost-segment\/model\.onnx: sha256 is .* the card declares/],
+    ['a model file replaced by garbage', (d) => writeFile(path.join(d, 'xgboost-segment/1/model.onnx'), 'not a model'), /xgboost-segment\/1\/model\.onnx: sha256 is .* the card declares/],
     [
       'garbage with a matching hash',
       async (d) => {
-        await writeFile(path.join(d, 'logistic-segment/model.onnx'), 'not a model');
-        await editJson(path.join(d, 'logistic-segment/model.json'), (c) => (c.onnx.sha256 = createHash('sha256').update('not a model').digest('hex')));
+        await writeFile(path.join(d, 'logistic-segment/1/model.onnx'), 'not a model');
+        await editJson(path.join(d, 'logistic-segment/1/model.json'), (c) => (c.onnx.sha256 = createHash('sha256').update('not a model').digest('hex')));
       },
-      /logistic-segment\/model\.onnx: ONNX Runtime cannot load it/,
+      /logistic-segment\/1\/model\.onnx: ONNX Runtime cannot load it/,
     ],
-    ['a missing model file', (d) => rm(path.join(d, 'transformer-segment/model.onnx')), /transformer-segment\/model\.onnx: cannot read the model file/],
-    ['a card declaring another input', (d) => editJson(path.join(d, 'xgboost-segment/model.json'), (c) => (c.onnx.inputs[0].name = 'x')), /xgboost-segment\/model\.onnx: inputs are \[features\], the card declares \[x\]/],
-    ['a card declaring another shape', (d) => editJson(path.join(d, 'xgboost-segment/model.json'), (c) => (c.onnx.inputs[0].shape = ['N', 26])), /input "features" is float32\[N,27\], the card declares float32\[N,26\]/],
-    ['a card with features in another order', (d) => editJson(path.join(d, 'logistic-segment/model.json'), (c) => c.features.ordered.reverse()), /logistic-segment\/model\.json: feature 0 is "is_female" but the service computes "recency_days"/],
-    ['a feature spec the service does not compute', (d) => editJson(path.join(d, 'xgboost-segment/features.json'), (s) => (s.features[0].name = 'recency_weeks')), /xgboost-segment\/features\.json: the feature spec differs/],
-    ['a card that is not JSON', (d) => writeFile(path.join(d, 'xgboost-segment/model.json'), '{'), /xgboost-segment\/model\.json: not valid JSON/],
+    ['a missing model file', (d) => rm(path.join(d, 'transformer-segment/1/model.onnx')), /transformer-segment\/1\/model\.onnx: cannot read the model file/],
+    ['a card declaring another input', (d) => editJson(path.join(d, 'xgboost-segment/1/model.json'), (c) => (c.onnx.inputs[0].name = 'x')), /xgboost-segment\/1\/model\.onnx: inputs are \[features\], the card declares \[x\]/],
+    ['a card declaring another shape', (d) => editJson(path.join(d, 'xgboost-segment/1/model.json'), (c) => (c.onnx.inputs[0].shape = ['N', 26])), /input "features" is float32\[N,27\], the card declares float32\[N,26\]/],
+    ['a card with features in another order', (d) => editJson(path.join(d, 'logistic-segment/1/model.json'), (c) => c.features.ordered.reverse()), /logistic-segment\/1\/model\.json: feature 0 is "is_female" but the service computes "recency_days"/],
+    ['a feature spec the service does not compute', (d) => editJson(path.join(d, 'xgboost-segment/1/features.json'), (s) => (s.features[0].name = 'recency_weeks')), /xgboost-segment\/1\/features\.json: the feature spec differs/],
+    ['a card that is not JSON', (d) => writeFile(path.join(d, 'xgboost-segment/1/model.json'), '{'), /xgboost-segment\/1\/model\.json: not valid JSON/],
   ])('refuses %s, naming the file and the problem', async (name, change, message) => {
     const err = await loadError(await damaged(name.replace(/\W+/g, '-'), change));
     expect(err).toBeInstanceOf(ModelLoadError);
@@ -112,7 +112,7 @@ describe('execution providers', () => {
   });
 
   it('a real `npm start` with a damaged model exits 1 with a one-line reason and no stack trace', async () => {
-    const dir = await damaged('process', (d) => writeFile(path.join(d, 'xgboost-segment/model.onnx'), 'garbage'));
+    const dir = await damaged('process', (d) => writeFile(path.join(d, 'xgboost-segment/1/model.onnx'), 'garbage'));
     const result = await run('npx', ['tsx', 'src/main.ts'], {
       cwd: root,
       env: { ...process.env, MODELS_DIR: dir, ORT_EXECUTION_PROVIDERS: 'cpu', DATA_DIR: path.join(scratch, 'db'), PORT: '0' },
@@ -121,7 +121,7 @@ describe('execution providers', () => {
       (err: { code: number; stderr: string }) => err,
     );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/xgboost-segment\/model\.onnx: sha256 is/);
+    expect(result.stderr).toMatch(/xgboost-segment\/1\/model\.onnx: sha256 is/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });

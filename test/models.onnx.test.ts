@@ -1,4 +1,4 @@
-// Parity of the shipped ONNX models (models/<name>/) with the Python training side.
+// Parity of the shipped ONNX models (models/<name>/1/) with the Python training side.
 //
 // For every model folder: the model card's sha256, inputs, outputs and features match the files, and
 // onnxruntime-node reproduces the golden probabilities written by python-export/train.py from the
@@ -57,7 +57,7 @@ interface Golden {
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 const modelNames = existsSync(MODELS_DIR)
-  ? readdirSync(MODELS_DIR).filter((d) => existsSync(join(MODELS_DIR, d, 'model.json'))).sort()
+  ? readdirSync(MODELS_DIR).filter((d) => existsSync(join(MODELS_DIR, d, '1', 'model.json'))).sort()
   : [];
 
 function featureTensor(rows: Array<Array<number | null>>, width: number): ort.Tensor {
@@ -108,7 +108,7 @@ it('ships the three default models', () => {
 });
 
 describe.each(modelNames)('model %s', (name) => {
-  const dir = join(MODELS_DIR, name);
+  const dir = join(MODELS_DIR, name, '1'); // the shipped version
   const card = readJson<ModelCard>(join(dir, 'model.json'));
   const golden = readJson<Golden>(join(dir, 'golden.json'));
   const bytes = readFileSync(join(dir, card.onnx.file));

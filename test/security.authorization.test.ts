@@ -24,6 +24,8 @@ const samples: Record<string, (own: { id: string; externalId: string }, n: numbe
   'Query.customers': () => `{ customers(first: 1) { totalCount } }`,
   'Query.models': () => `{ models { name } }`,
   'Mutation.upsertCustomer': (_o, n) => `mutation { upsertCustomer(input: { externalId: "auth-up-${n}", name: "Up ${n}" }) { id } }`,
+  // Promotes the version already served: allowed for admins, changes nothing served.
+  'Mutation.promoteModel': () => `mutation { promoteModel(name: "xgboost-segment", version: "1") { version status } }`,
   'Mutation.recordOrder': (o, n) =>
     `mutation { recordOrder(input: { externalId: "auth-ord-${n}", customerExternalId: "${o.externalId}", orderedAt: "2026-01-01T00:00:00Z", amount: "1.00", itemCount: 1, currency: "USD" }) { id } }`,
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit the logistic segment model with the project's training code and pickle it for the Flask baseline.
 
-The served model (models/logistic-segment) comes from `python-export/train.py --demo`, which fits
+The served model (models/logistic-segment/1) comes from `python-export/train.py --demo`, which fits
 `segments.logistic_onnx.train(X, y, seed=42)` on the demo export (10,000 customers, seed 42, anchor
 2026-01-01, data end 2026-01-01, horizon 90 days, 4 rolling training cutoffs). This script runs the
 same steps with the same functions and parameters:
@@ -11,7 +11,7 @@ same steps with the same functions and parameters:
     tables = build_tables(ds, plan); X, y = tables.xy("train")
     pre, clf = logistic_onnx.train(X, y, seed=42)       # Preprocessor + sklearn LogisticRegression(lbfgs)
 
-then checks that the fitted (pre, clf) IS the served model: every constant of models/logistic-segment/
+then checks that the fitted (pre, clf) IS the served model: every constant of models/logistic-segment/1/
 model.onnx (medians, log1p mask, means, stds, coefficients, intercepts) must equal the refit's
 float32 values, and the refit's predict_proba must reproduce the probabilities in golden.json. Only
 then is {"pre": pre, "clf": clf} pickled to --out (the Flask app unpickles it at start-up).
@@ -39,7 +39,7 @@ from segments import logistic_onnx  # noqa: E402
 from segments.data import day_to_ms, load_interface  # noqa: E402
 from segments.dataset import build_tables, rolling_plan  # noqa: E402
 
-SERVED = ROOT / "models" / "logistic-segment"
+SERVED = ROOT / "models" / "logistic-segment" / "1"  # the shipped version
 
 
 def main() -> None:

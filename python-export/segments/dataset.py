@@ -43,11 +43,23 @@ class Plan:
         }
 
 
+class InsufficientData(ValueError):
+    """The data cannot support an honest model: the message says what is missing."""
+
+
+MONTH_STRIDE_DAYS = 30
+
+
 def rolling_plan(ds: Dataset, horizon_days: int, data_end_ms: int | None = None,
                  n_train_cutoffs: int = 4, min_history_days: int = 180) -> Plan:
-    """Demo-data plan: test cutoff = data_end - H; training cutoffs step back by H (non-overlapping
-    label windows that all end at or before the test cutoff)."""
+    """Test cutoff = data_end - H; training cutoffs step back by H (non-overlapping label windows
+    that all end at or before the test cutoff). When the history is too short for that (e.g. CDNOW's
+    18 months with H = 39 weeks), training cutoffs step back monthly instead, as `evaluate.py` does
+    for CDNOW: their label windows end by data_end and overlap the test window in calendar time,
+    never in customers (held-out customers appear only at the test cutoff)."""
     paid = ds.orders[ds.orders["paid"]]
+    if len(paid) == 0:
+        raise InsufficientData("no paid orders")
     if data_end_ms is None:
         data_end_ms = (int(paid["t_ms"].max()) // DAY_MS + 1) * DAY_MS
     test_cutoff = data_end_ms - horizon_days * DAY_MS
@@ -58,9 +70,44 @@ def rolling_plan(ds: Dataset, horizon_days: int, data_end_ms: int | None = None,
         if t - first < min_history_days * DAY_MS:
             break
         train.append(t)
+    notes = []
     if not train:
-        raise ValueError("history too short for a training cutoff")
-    return Plan(horizon_days, sorted(train), test_cutoff, data_end_ms)
+        min_hist = min(min_history_days, 90)
+        for k in range(1, 7):
+            t = test_cutoff - k * MONTH_STRIDE_DAYS * DAY_MS
+            if t - first < min_hist * DAY_MS:
+                break
+            train.append(t)
+        if train:
+            notes.append(f"history too short for non-overlapping {horizon_days}-day training windows: training cutoffs "
+                         f"step back monthly ({MONTH_STRIDE_DAYS} days) from the test cutoff, so their label windows "
+                         "overlap the test label window in calendar time (never in customers).")
+    if not train:
+        raise InsufficientData("history too short for a training cutoff")
+    return Plan(horizon_days, sorted(train), test_cutoff, data_end_ms, notes=notes)
+
+
+def check_enough_data(ds: Dataset, horizon_days: int, data_end_ms: int, min_customers: int = 500) -> dict:
+    """Refuses (InsufficientData, saying what is missing) unless the paid history spans at least two
+    horizons and at least `min_customers` customers have a paid order before the test cutoff."""
+    paid = ds.orders[ds.orders["paid"]]
+    if len(paid) == 0:
+        raise InsufficientData("there are no paid orders to learn from")
+    first = int(paid["t_ms"].min()) // DAY_MS * DAY_MS  # whole days: data_end is a day boundary too
+    history_days = (data_end_ms - first) / DAY_MS
+    test_cutoff = data_end_ms - horizon_days * DAY_MS
+    customers = int(paid.loc[paid["t_ms"] <= test_cutoff, "customer_id"].nunique())
+    problems = []
+    if history_days < 2 * horizon_days:
+        problems.append(f"the paid orders span {history_days:.0f} days ({ms_to_iso(first)[:10]} .. {ms_to_iso(data_end_ms)[:10]}), "
+                        f"less than two horizons ({2 * horizon_days} days for --horizon-days {horizon_days}): one horizon of "
+                        "history to learn from and one to test on; import more history or choose a shorter horizon")
+    if customers < min_customers:
+        problems.append(f"{customers} customers have a paid order before the test cutoff {ms_to_iso(test_cutoff)[:10]}, "
+                        f"at least {min_customers} are needed for held-out metrics worth trusting; import more customers")
+    if problems:
+        raise InsufficientData("not enough data to train: " + "; ".join(problems) + ".")
+    return {"history_days": round(history_days, 1), "customers_before_test_cutoff": customers}
 
 
 def build_rows(ds: Dataset, cutoff_ms: int, horizon_days: int, customer_ids=None) -> pd.DataFrame:

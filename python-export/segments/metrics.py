@@ -51,6 +51,55 @@ def evaluate(y, p) -> dict:
     return out
 
 
+def paired_bootstrap(y, pa, pb, seed, n=1000) -> dict:
+    """Mean per-row log-loss difference a - b with a 95% percentile bootstrap interval."""
+    y = np.asarray(y)
+    eps = 1e-15
+    la = -np.log(np.clip(pa[np.arange(len(y)), y], eps, 1))
+    lb = -np.log(np.clip(pb[np.arange(len(y)), y], eps, 1))
+    d = la - lb
+    rng = np.random.RandomState(seed)
+    boots = np.array([d[rng.randint(0, len(d), len(d))].mean() for _ in range(n)])
+    return {"mean": float(d.mean()), "lo": float(np.percentile(boots, 2.5)), "hi": float(np.percentile(boots, 97.5))}
+
+
+class MajorityClass:
+    """Baseline: everyone gets the class frequencies of the training rows (so its predicted segment is
+    the majority class)."""
+
+    def fit(self, X, y):
+        counts = np.bincount(np.asarray(y), minlength=len(CLASSES)).astype(float) + 1.0
+        self.p = counts / counts.sum()
+        return self
+
+    def predict_proba(self, X):
+        return np.tile(self.p, (len(X), 1))
+
+    def describe(self):
+        return {"class_frequencies": self.p.tolist()}
+
+
+GATE_CRITERION = ("promoted automatically only if, on the held-out customers, the model's log loss is lower than "
+                  "each baseline's (majority class, RFM rules) with a 95% paired-bootstrap interval (1000 resamples) "
+                  "of the per-customer difference entirely below 0")
+
+
+def quality_gate(y, p_model, baselines: dict, seed: int = 42) -> dict:
+    """The promotion rule: beat every baseline on held-out log loss, the 95% interval excluding 0."""
+    comparisons, reasons = {}, []
+    for name, p_base in baselines.items():
+        d = paired_bootstrap(y, np.asarray(p_model, np.float64), np.asarray(p_base, np.float64), seed)
+        d["beats"] = d["hi"] < 0
+        comparisons[name] = d
+        if not d["beats"]:
+            reasons.append(f"log loss minus {name} baseline's = {d['mean']:+.4f}, 95% CI [{d['lo']:+.4f}, {d['hi']:+.4f}] "
+                           + ("is worse" if d["lo"] > 0 else "contains 0 (not distinguishable)"))
+    passed = not reasons
+    return {"passed": passed, "criterion": GATE_CRITERION, "n": int(len(y)), "comparisons": comparisons,
+            "reasons": reasons or ["beats every baseline: " + ", ".join(
+                f"{k} {v['mean']:+.4f} [{v['lo']:+.4f}, {v['hi']:+.4f}]" for k, v in comparisons.items())]}
+
+
 class RFMRules:
     """No learning beyond quantiles: R, F, M quintile scores (1..5, edges = 20/40/60/80th percentiles of
     the training rows) mapped to segments by fixed rules:

@@ -18,10 +18,10 @@ from .data import DAY_MS, Dataset, ms_to_iso
 from .dataset import Tables, sequences_for
 from .features import FEATURES, SEQ_FEATURES, SEQ_LEN, SPEC, SPEC_PATH, compute_features, compute_sequences
 from .labels import CLASSES, HIGH_VALUE_QUANTILE
-from .metrics import RFMRules, evaluate
+from .metrics import MajorityClass, RFMRules, evaluate, quality_gate
 
 MODEL_NAMES = {"xgboost": "xgboost-segment", "logistic": "logistic-segment", "transformer": "transformer-segment"}
-VERSION = "1.0.0"
+VERSION = "1"  # the shipped (demo) version; training from a database writes the next free version
 
 
 def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=print, transformer_kwargs=None) -> dict:
@@ -30,6 +30,11 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
     Xv, yv = tables.xy("valid")
     Xt, _ = tables.xy("test")
     out = {}
+    if "majority" in which:
+        t0 = time.time()
+        r = MajorityClass().fit(X, y)
+        out["majority"] = {"model": r, "proba_test": r.predict_proba(Xt), "seconds": time.time() - t0,
+                           "info": r.describe()}
     if "rfm" in which:
         t0 = time.time()
         r = RFMRules().fit(X, y)
@@ -45,7 +50,7 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
         log(f"  logistic: {out['logistic']['seconds']:.1f}s")
     if "xgboost" in which:
         t0 = time.time()
-        kw = {"num_boost_round": 20, "early_stopping_rounds": 5} if smoke else {}
+        kw = {"num_boost_round": 150, "early_stopping_rounds": 10, "params": {"eta": 0.2}} if smoke else {}
         booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, **kw)
         out["xgboost"] = {"model": booster, "proba_test": xgb_onnx.predict_proba(booster, Xt),
                           "seconds": time.time() - t0, "info": info}
@@ -114,10 +119,21 @@ def _raw_rows(directory: Path, ids):
                   "orders": o[o["customer_id"] == cid].to_dict(orient="records")} for cid in ids}
 
 
-def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, golden_dir: Path,
-                golden_as_of: str, golden_ids, seed: int, command: str, extra_card=None, log=print):
-    name = MODEL_NAMES[kind]
+def next_version(out_dir: Path, name: str) -> str:
+    """The next free version folder of a model (Triton layout: positive integers)."""
     d = out_dir / name
+    versions = [int(p.name) for p in d.iterdir() if p.is_dir() and p.name.isdigit()] if d.exists() else []
+    return str(max(versions, default=0) + 1)
+
+
+def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, golden_dir: Path,
+                golden_as_of: str, golden_ids, seed: int, command: str, extra_card=None, log=print,
+                version: str = VERSION, baselines: dict | None = None, training_extra: dict | None = None):
+    """Writes out_dir/<name>/<version>/ — into a temporary folder first, renamed when complete, so a
+    server polling the repository never loads a half-written version."""
+    name = MODEL_NAMES[kind]
+    final = out_dir / name / version
+    d = out_dir / name / f".tmp-{version}-{int(time.time() * 1000)}"
     d.mkdir(parents=True, exist_ok=True)
     model_bytes = onnx_bytes(kind, fitted, len(FEATURES))
     (d / "model.onnx").write_bytes(model_bytes)
@@ -173,9 +189,14 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
     y_test = tables.test["label"].to_numpy()
     metrics = evaluate(y_test, res["proba_test"])
     plan = tables.plan
+    baseline_metrics, gate = {}, None
+    if baselines:
+        baseline_metrics = {k: evaluate(y_test, b["proba_test"]) for k, b in baselines.items()}
+        gate = quality_gate(y_test, res["proba_test"], {k: b["proba_test"] for k, b in baselines.items()}, seed)
+        gate["baseline_details"] = {k: b["info"] for k, b in baselines.items()}
     card = {
         "name": name,
-        "version": VERSION,
+        "version": version,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "kind": kind,
         "description": {
@@ -184,7 +205,7 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
             "transformer": "Sequence Transformer over the last orders plus the tabular features (PyTorch, torch.onnx.export).",
         }[kind],
         "produced_by": command,
-        "training_data": {**ds.summary(), **tables.summary()},
+        "training_data": {**ds.summary(), **tables.summary(), **(training_extra or {})},
         "task": {**plan.describe(), "label_window": "(T, T + horizon_days * DAY_MS]",
                  "feature_window": "paid orders with ordered_at <= T"},
         "classes": [{**c, "threshold": tables.threshold} if c["key"] == "high_value" else c
@@ -199,6 +220,7 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
             "transformer": "Tabular NaN replaced by the training median (graph constant) as for the logistic model; sequences use the mask input.",
         }[kind],
         "metrics_held_out": metrics,
+        **({"baselines": baseline_metrics, "gate": gate} if gate else {}),
         "training_seconds": round(res["seconds"], 2),
         "seeds": {"model": seed, "split_salt": "segments-v1"},
         "training_details": res["info"],
@@ -216,5 +238,8 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
         card.update(extra_card)
     with open(d / "model.json", "w") as f:
         json.dump(card, f, indent=2)
-    log(f"  wrote {d} ({len(model_bytes) / 1024:.0f} KiB onnx)")
+    if final.exists():
+        shutil.rmtree(final)  # --demo rewrites the shipped version in place
+    d.rename(final)
+    log(f"  wrote {final} ({len(model_bytes) / 1024:.0f} KiB onnx)")
     return card

@@ -1,4 +1,4 @@
-"""The shipped models/ folders are consistent with this code: the golden features are what
+"""The shipped models/<name>/1/ folders are consistent with this code: the golden features are what
 features.py computes today, the model card's sha256 matches, and the exported graphs (walked in
 Python) reproduce the golden probabilities. Plus an end-to-end smoke training run."""
 import hashlib
@@ -15,11 +15,12 @@ from segments.data import day_to_ms
 from segments.features import FEATURES, SEQ_LEN, compute_features, compute_sequences, load_spec
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
-NAMES = sorted(p.name for p in MODELS.iterdir() if (p / "model.json").exists()) if MODELS.exists() else []
+SHIPPED = "1"  # the shipped (demo) version of each model
+NAMES = sorted(p.name for p in MODELS.iterdir() if (p / SHIPPED / "model.json").exists()) if MODELS.exists() else []
 
 
 def _load(name):
-    d = MODELS / name
+    d = MODELS / name / SHIPPED
     return d, json.loads((d / "model.json").read_text()), json.loads((d / "golden.json").read_text())
 
 
@@ -60,12 +61,12 @@ def test_smoke_training_end_to_end(tmp_path):
     import train
     out = train.main(["--smoke", "--out", str(tmp_path)])
     for name in ["xgboost-segment", "logistic-segment", "transformer-segment"]:
-        card = json.loads((out / name / "model.json").read_text())
-        b = (out / name / "model.onnx").read_bytes()
+        card = json.loads((out / name / "1" / "model.json").read_text())
+        b = (out / name / "1" / "model.onnx").read_bytes()
         assert card["onnx"]["sha256"] == hashlib.sha256(b).hexdigest()
         assert card["smoke"] is True
         assert card["training_data"]["sources"][0]["sha256"]
         assert 0 <= card["metrics_held_out"]["accuracy"] <= 1
-        golden = json.loads((out / name / "golden.json").read_text())
+        golden = json.loads((out / name / "1" / "golden.json").read_text())
         assert len(golden["customers"]) == 20
         onnx.checker.check_model(onnx.load_from_string(b))

@@ -7,7 +7,8 @@ import { applyFieldPolicy } from './auth/field-policy.js';
 import { ViewerResolver } from './auth/viewer.resolver.js';
 import { CustomerResolver } from './customer/customer.resolver.js';
 import { OrderResolver } from './order/order.resolver.js';
-import { CustomerPredictionResolver, ModelResolver, PredictionResolver } from './prediction/prediction.resolver.js';
+import { ModelResolver } from './model/model.resolver.js';
+import { CustomerPredictionResolver, PredictionResolver } from './prediction/prediction.resolver.js';
 import { CustomerScoreResolver, SegmentSummaryResolver } from './segment/segment.resolver.js';
 
 /** The committed SDL; a test fails when the code's schema drifts from it. */

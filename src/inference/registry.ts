@@ -1,7 +1,14 @@
-// The model registry: every folder under MODELS_DIR holding a model.json is loaded once at start-up
-// and checked against its card — file hash, declared inputs and outputs, the feature list — then
-// warmed up with one inference. Any mismatch stops start-up with a ModelLoadError that names the
-// file and the problem. One InferenceSession per model per process.
+// The model repository, in Triton's layout: MODELS_DIR/<name>/<version>/{model.onnx, model.json,
+// features.json, golden.json}, version = a positive integer folder name. Every version is loaded
+// once and checked against its card — file hash, declared inputs and outputs, the feature list —
+// then warmed up with one inference. Any mismatch stops start-up with a ModelLoadError that names
+// the file and the problem. One InferenceSession per model version per process; all versions stay
+// loaded, so requests can name any of them and in-flight requests finish on the session they
+// started with when another version is promoted. `refresh()` loads versions that appeared since.
+//
+// Which version is served by default (the *promoted* one) is decided outside the files (the
+// "ModelPromotion" table, src/models/); without a promotion on record it is the oldest version
+// whose card does not record a failed quality gate (the shipped version 1).
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -69,41 +76,180 @@ export interface RegistryOptions {
   featureNames: readonly string[];
 }
 
+export type ModelStatus = 'candidate' | 'promoted' | 'retired';
+
+/** A promotion on record, newest last (from the "ModelPromotion" table). */
+export interface PromotionRecord {
+  model: string;
+  version: string;
+}
+
+export interface PromotionChange {
+  name: string;
+  from: string | undefined;
+  to: string;
+}
+
+/** Folder names that are versions: positive integers without leading zeros (Triton's convention). */
+export const isVersionFolder = (name: string) => /^[1-9]\d{0,8}$/.test(name);
+
+/** The card's own record of the quality gate at training time (absent on hand-made models). */
+export function gatePassed(card: ModelCard): boolean {
+  const gate = card.gate as { passed?: unknown } | undefined;
+  return gate?.passed !== false;
+}
+
+/**
+ * The promoted version of one model among the versions available: the newest promotion on record
+ * naming one of them; without one, the oldest version whose card does not record a failed gate (the
+ * shipped version 1) — a newer version is served only once it is promoted, never because its files
+ * appeared (a run with --no-promote, or one whose promotion is still being written).
+ */
+export function choosePromoted(name: string, available: ReadonlyMap<string, ModelCard>, records: readonly PromotionRecord[]): string {
+  const history = records.filter((r) => r.model === name && available.has(r.version));
+  const promoted = history.at(-1)?.version;
+  if (promoted !== undefined) return promoted;
+  const eligible = [...available].filter(([, card]) => gatePassed(card)).map(([v]) => v);
+  return (eligible.length ? eligible : [...available.keys()]).sort((a, b) => Number(a) - Number(b))[0];
+}
+
+/**
+ * promoted: the version served by default; retired: promoted before, or older than the promoted
+ * one (superseded without ever being served); candidate: newer than the promoted one and never promoted.
+ */
+export function statusOf(version: string, promoted: string, everPromoted: ReadonlySet<string>): ModelStatus {
+  if (version === promoted) return 'promoted';
+  return everPromoted.has(version) || Number(version) < Number(promoted) ? 'retired' : 'candidate';
+}
+
 export class ModelRegistry {
-  private constructor(private readonly models: Map<string, LoadedModel>) {}
+  /** name → version → model. */
+  private readonly models = new Map<string, Map<string, LoadedModel>>();
+  /** name → promoted version. */
+  private readonly promoted = new Map<string, string>();
+  /** Versions promoted once and since replaced. */
+  private readonly retired = new Map<string, Set<string>>();
+  private refreshing: Promise<LoadedModel[]> | null = null;
+
+  private constructor(private readonly options: RegistryOptions) {}
 
   static async load(options: RegistryOptions): Promise<ModelRegistry> {
-    const dir = path.resolve(options.dir);
+    const registry = new ModelRegistry(options);
+    await registry.scan(true);
+    if (registry.models.size === 0) {
+      throw new ModelLoadError(path.resolve(options.dir), 'no model found (expected <name>/<version>/model.json, e.g. xgboost-segment/1/model.json)');
+    }
+    registry.applyPromotions([]);
+    return registry;
+  }
+
+  /**
+   * Loads versions that appeared since the last scan (a new training run). A version folder is
+   * written under a temporary name and renamed when complete, so a half-written one is never seen.
+   * A version that fails to load is reported through `onError` and skipped (the server keeps serving).
+   */
+  refresh(onError?: (err: Error) => void): Promise<LoadedModel[]> {
+    this.refreshing ??= this.scan(false, onError).finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private readonly failed = new Set<string>();
+
+  private async scan(strict: boolean, onError?: (err: Error) => void): Promise<LoadedModel[]> {
+    const dir = path.resolve(this.options.dir);
     const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
       throw new ModelLoadError(dir, `cannot read the models folder (${firstLine(err)})`);
     });
-    const folders = entries.filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name)).sort();
-    const models = new Map<string, LoadedModel>();
-    for (const folder of folders) {
-      const cardFile = path.join(folder, 'model.json');
-      const card = await readFile(cardFile, 'utf8').then(
-        (text) => text,
-        () => null,
-      );
-      if (card === null) continue; // not a model folder
-      const model = await loadModel(folder, cardFile, card, options);
-      if (models.has(model.name)) throw new ModelLoadError(cardFile, `a second model is named "${model.name}"`);
-      models.set(model.name, model);
+    const added: LoadedModel[] = [];
+    for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+      const nameDir = path.join(dir, entry.name);
+      const versions = (await readdir(nameDir, { withFileTypes: true }))
+        .filter((e) => e.isDirectory() && isVersionFolder(e.name))
+        .map((e) => e.name)
+        .sort((a, b) => Number(a) - Number(b));
+      for (const version of versions) {
+        if (this.models.get(entry.name)?.has(version)) continue;
+        const folder = path.join(nameDir, version);
+        if (this.failed.has(folder)) continue;
+        const cardFile = path.join(folder, 'model.json');
+        const card = await readFile(cardFile, 'utf8').catch(() => null);
+        if (card === null) continue; // not a model folder
+        try {
+          const model = await loadModel(folder, cardFile, card, this.options);
+          if (model.name !== entry.name) throw new ModelLoadError(rel(cardFile), `the card names "${model.name}", the folder "${entry.name}"`);
+          if (model.version !== version) throw new ModelLoadError(rel(cardFile), `the card says version "${model.version}", the folder "${version}"`);
+          let byVersion = this.models.get(model.name);
+          if (!byVersion) this.models.set(model.name, (byVersion = new Map()));
+          byVersion.set(version, model);
+          added.push(model);
+        } catch (err) {
+          if (strict || (err as Error).name === 'ProviderUnavailableError') throw err;
+          this.failed.add(folder); // reported once, not on every poll
+          onError?.(err as Error);
+        }
+      }
     }
-    if (models.size === 0) throw new ModelLoadError(dir, 'no model folder (a folder with model.json) found');
-    return new ModelRegistry(models);
+    return added;
   }
 
-  get(name: string): LoadedModel | undefined {
-    return this.models.get(name);
+  /**
+   * Decides the promoted version of every model from the promotions on record (oldest first): the
+   * latest one naming a loaded version wins; without one, the oldest version whose card does not
+   * record a failed quality gate (the shipped version 1). Returns the switches.
+   */
+  applyPromotions(records: readonly PromotionRecord[]): PromotionChange[] {
+    const changes: PromotionChange[] = [];
+    for (const [name, byVersion] of this.models) {
+      const history = records.filter((r) => r.model === name && byVersion.has(r.version));
+      const target = choosePromoted(name, new Map([...byVersion].map(([v, m]) => [v, m.card])), records);
+      const retired = new Set(history.map((r) => r.version).filter((v) => v !== target));
+      const from = this.promoted.get(name);
+      if (from !== undefined && from !== target) retired.add(from);
+      for (const v of this.retired.get(name) ?? []) if (v !== target) retired.add(v);
+      this.retired.set(name, retired);
+      if (from !== target) {
+        this.promoted.set(name, target);
+        changes.push({ name, from, to: target });
+      }
+    }
+    return changes;
   }
 
+  /** The promoted version of a model, or the given version; undefined when unknown. */
+  get(name: string, version?: string | null): LoadedModel | undefined {
+    const byVersion = this.models.get(name);
+    if (!byVersion) return undefined;
+    return byVersion.get(version ?? this.promoted.get(name) ?? '');
+  }
+
+  status(model: LoadedModel): ModelStatus {
+    return statusOf(model.version, this.promoted.get(model.name) ?? '', this.retired.get(model.name) ?? new Set());
+  }
+
+  /** Model names. */
+  names(): string[] {
+    return [...this.models.keys()];
+  }
+
+  /** Versions of a model, oldest first. */
+  versions(name: string): LoadedModel[] {
+    return [...(this.models.get(name)?.values() ?? [])].sort((a, b) => Number(a.version) - Number(b.version));
+  }
+
+  /** The promoted version of every model. */
   list(): LoadedModel[] {
-    return [...this.models.values()];
+    return this.names().map((n) => this.get(n)!);
+  }
+
+  /** Every loaded version of every model. */
+  all(): LoadedModel[] {
+    return this.names().flatMap((n) => this.versions(n));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.list().map((m) => m.session.release().catch(() => {})));
+    await Promise.all(this.all().map((m) => m.session.release().catch(() => {})));
   }
 
   /**

@@ -24,38 +24,47 @@ export class UnknownModelError extends Error {
 }
 
 export class InferenceService {
+  /** One micro-batcher per model version (keyed by identity), created on first use. */
   private readonly batchers = new Map<string, MicroBatcher<ModelRow, Float32Array>>();
   private readonly runCounts = new Map<string, number>();
+  private draining = false;
 
   constructor(
     readonly registry: ModelRegistry,
     private readonly options: InferenceOptions,
     private readonly observer: InferenceObserver = {},
-  ) {
-    for (const model of registry.list()) {
-      this.runCounts.set(model.name, 0);
-      this.batchers.set(
-        model.name,
-        new MicroBatcher((rows) => this.run(model, rows), options, (stats) => observer.onBatch?.(model, stats)),
-      );
+  ) {}
+
+  /** A model's promoted version, or the version asked for. */
+  model(name: string, version?: string | null): LoadedModel {
+    const model = this.registry.get(name, version);
+    if (model) return model;
+    if (this.registry.get(name)) {
+      const known = this.registry.versions(name).map((m) => m.version).join(', ');
+      throw new UnknownModelError(`Unknown version "${version}" of model "${name}" (loaded: ${known})`);
     }
+    throw new UnknownModelError(`Unknown model "${name}" (known: ${this.registry.names().join(', ')})`);
   }
 
-  model(name: string): LoadedModel {
-    const model = this.registry.get(name);
-    if (!model) throw new UnknownModelError(`Unknown model "${name}" (known: ${this.registry.list().map((m) => m.name).join(', ')})`);
-    return model;
+  private batcher(model: LoadedModel): MicroBatcher<ModelRow, Float32Array> {
+    let batcher = this.batchers.get(model.identity);
+    if (!batcher) {
+      batcher = new MicroBatcher((rows) => this.run(model, rows), this.options, (stats) => this.observer.onBatch?.(model, stats));
+      if (this.draining) batcher.drain();
+      this.batchers.set(model.identity, batcher);
+    }
+    return batcher;
   }
 
   /**
-   * Class probabilities for each row, in order. A call larger than INFERENCE_MAX_BATCH_SIZE (an
-   * occlusion explanation of a page: up to 33 rows per customer) is run as consecutive chunks of
-   * that size: ONNX Runtime's memory arena grows to the largest session.run and never gives it
-   * back (one 33,000-row run left the process at 2.3 GB), and other requests' rows get their
-   * turn between the chunks instead of waiting behind one huge run.
+   * Class probabilities for each row, in order; a name means the model's promoted version. A call
+   * larger than INFERENCE_MAX_BATCH_SIZE (an occlusion explanation of a page: up to 33 rows per
+   * customer) is run as consecutive chunks of that size: ONNX Runtime's memory arena grows to the
+   * largest session.run and never gives it back (one 33,000-row run left the process at 2.3 GB),
+   * and other requests' rows get their turn between the chunks instead of waiting behind one huge run.
    */
-  async predict(modelName: string, rows: ModelRow[]): Promise<Float32Array[]> {
-    const model = this.model(modelName);
+  async predict(modelOrName: LoadedModel | string, rows: ModelRow[]): Promise<Float32Array[]> {
+    const model = typeof modelOrName === 'string' ? this.model(modelOrName) : modelOrName;
     try {
       const chunk = Math.max(1, this.options.maxBatchSize);
       let out: Float32Array[];
@@ -74,20 +83,23 @@ export class InferenceService {
   }
 
   private once(model: LoadedModel, rows: ModelRow[]): Promise<Float32Array[]> {
-    return this.options.batching ? this.batchers.get(model.name)!.submit(rows) : this.run(model, rows);
+    return this.options.batching ? this.batcher(model).submit(rows) : this.run(model, rows);
   }
 
-  /** session.run calls so far for a model (tests and metrics). */
+  /** session.run calls so far for a model, all versions (tests and metrics). */
   runs(modelName: string): number {
     return this.runCounts.get(modelName) ?? 0;
   }
 
   queuedRows(modelName: string): number {
-    return this.batchers.get(modelName)?.queueRows ?? 0;
+    let rows = 0;
+    for (const m of this.registry.versions(modelName)) rows += this.batchers.get(m.identity)?.queueRows ?? 0;
+    return rows;
   }
 
   /** Shutdown: queued requests run now instead of after their queue delay (see MicroBatcher.drain). */
   drain(): void {
+    this.draining = true;
     for (const batcher of this.batchers.values()) batcher.drain();
   }
 

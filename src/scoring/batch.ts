@@ -29,6 +29,8 @@ export type ScoreRunStatus = 'running' | 'interrupted' | 'finished' | 'failed' |
 export interface ScoreOptions {
   /** Model name; default: the Scoring's default model (DEFAULT_MODEL). */
   model?: string | null;
+  /** Model version; default: the promoted version of the model. */
+  version?: string | null;
   /** Scoring time; default: Scoring.asOf() (SCORING_AS_OF, else the end of the current UTC day). */
   asOf?: Date | null;
   /** Customers per page (1 … MAX_SCORE_PAGE_SIZE). */
@@ -132,7 +134,7 @@ interface Page {
 }
 
 export async function scoreCustomers(db: Database, scoring: Scoring, options: ScoreOptions = {}): Promise<ScoreSummary> {
-  const model: LoadedModel = scoring.model(options.model ?? null); // UnknownModelError lists the models
+  const model: LoadedModel = scoring.model(options.model ?? null, options.version ?? null); // UnknownModelError lists the models
   const asOf = scoring.asOf(options.asOf ?? null);
   if (Number.isNaN(asOf.getTime())) throw new ScoreOptionsError('asOf is not a valid date');
   const pageSize = options.pageSize ?? DEFAULT_SCORE_PAGE_SIZE;
@@ -308,7 +310,7 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
       // Pipelining: statements 1 and 2 of the next page run while this page is inferred and written.
       if (more && pipelined) next = fetchPage(page.lastId);
       const t = performance.now();
-      const probabilities = page.rows.length ? await scoring.inference.predict(model.name, page.rows) : [];
+      const probabilities = page.rows.length ? await scoring.inference.predict(model, page.rows) : [];
       timings.inference += performance.now() - t;
       await writePage(page, probabilities);
       scored += page.scoredIds.length;

@@ -10,6 +10,8 @@ import { applyMigrations } from '../db/migrate.js';
 import { UnknownModelError } from '../inference/service.js';
 import { DEFAULT_SCORE_PAGE_SIZE, describeTimings, MAX_SCORE_PAGE_SIZE, ScoreOptionsError, scoreCustomers } from './batch.js';
 import { parseScoringTime, scoringTimeFormat } from './as-of.js';
+import { lastPaidOrderAt } from '../models/lifecycle.js';
+import { readPromotions } from '../models/promotions.js';
 import { createScoring } from './setup.js';
 
 const USAGE = `Usage: npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress]
@@ -97,6 +99,9 @@ async function main(): Promise<number> {
       throw err;
     }
     await applyMigrations(db.adapterFactory);
+    // Score with the version the servers serve: the promotions on record decide it.
+    scoring.inference.registry.applyPromotions(await readPromotions(db));
+    if (cfg.SCORING_AS_OF === 'data-end' && !asOf) asOf = (await lastPaidOrderAt(db)) ?? undefined;
     const summary = await scoreCustomers(db, scoring, {
       model: values.model,
       asOf,

@@ -41,14 +41,29 @@ export const explanationMethods: Record<string, string> = {
 };
 
 export class Scoring {
+  /** Per model version (identity); built on first use, so versions loaded later get theirs too. */
+  private readonly explainers = new Map<string, Explainer | undefined>();
+
   constructor(
     readonly inference: InferenceService,
     readonly cache: PredictionCache,
     readonly defaultModel: string,
-    /** Keyed by LoadedModel.identity. */
-    private readonly explainers: ReadonlyMap<string, Explainer>,
-    private readonly fixedAsOf?: Date,
+    private readonly explainerFor: (model: LoadedModel) => Explainer | undefined,
+    private fixedAsOf?: Date,
   ) {}
+
+  /** Re-reads the model repository and promotions now (set by the model lifecycle; a no-op without one). */
+  syncModels: () => Promise<void> = async () => {};
+
+  /** SCORING_AS_OF=data-end is resolved against the database after start-up. */
+  setFixedAsOf(asOf: Date | undefined): void {
+    this.fixedAsOf = asOf;
+  }
+
+  private explainerOf(model: LoadedModel): Explainer | undefined {
+    if (!this.explainers.has(model.identity)) this.explainers.set(model.identity, this.explainerFor(model));
+    return this.explainers.get(model.identity);
+  }
 
   /**
    * The scoring time: the argument, else SCORING_AS_OF, else the end of the current UTC day — so
@@ -60,17 +75,18 @@ export class Scoring {
     return endOfUtcDay(now);
   }
 
-  model(name?: string | null): LoadedModel {
-    return this.inference.model(name ?? this.defaultModel);
+  /** A model's promoted version (default: DEFAULT_MODEL), or the version asked for. */
+  model(name?: string | null, version?: string | null): LoadedModel {
+    return this.inference.model(name ?? this.defaultModel, version);
   }
 
   methodOf(model: LoadedModel): string {
-    return this.explainers.get(model.identity)?.method ?? (model.layout.sequence ? 'occlusion' : 'none');
+    return this.explainerOf(model)?.method ?? (model.layout.sequence ? 'occlusion' : 'none');
   }
 
   /** Explanations for rows of one model, in order. */
   async explain(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
-    const explainer = this.explainers.get(model.identity);
+    const explainer = this.explainerOf(model);
     if (explainer) {
       // TreeSHAP runs on the event loop (≈ 2 ms per customer on these machines): a page of 1000
       // in one go blocked every other request for seconds. Slices of EXPLAIN_SLICE rows with a
@@ -98,7 +114,7 @@ export class Scoring {
       batch.push(row);
       for (let j = 0; j < (row.sequenceLength ?? 0); j++) batch.push({ ...row, maskedPositions: [j] });
     }
-    const probabilities = await this.inference.predict(model.name, batch);
+    const probabilities = await this.inference.predict(model, batch);
     const classes = model.classes.length;
     const out: Explained[] = [];
     let at = 0;

@@ -23,7 +23,7 @@ export const batchingDefaults = {
   cuda: { maxBatchSize: 4096, maxQueueDelayMs: 2 },
 } as const;
 
-function explainerFor(model: LoadedModel): Explainer | undefined {
+export function explainerFor(model: LoadedModel): Explainer | undefined {
   try {
     if (model.kind === 'xgboost') return createTreeShapExplainer(model.onnxBytes);
     if (model.kind === 'logistic') return createLinearExplainer(model.onnxBytes);
@@ -50,7 +50,7 @@ export async function createScoring(config: Config, log: Logger, observer?: Infe
       `DEFAULT_MODEL "${config.DEFAULT_MODEL}" is not among the models (${registry.list().map((m) => m.name).join(', ')})`,
     );
   }
-  const onGpu = registry.list().some((m) => m.provider === 'cuda');
+  const onGpu = registry.all().some((m) => m.provider === 'cuda');
   const defaults = onGpu ? batchingDefaults.cuda : batchingDefaults.cpu;
   const inference = new InferenceService(
     registry,
@@ -63,17 +63,17 @@ export async function createScoring(config: Config, log: Logger, observer?: Infe
     },
     observer,
   );
-  const explainers = new Map<string, Explainer>();
-  for (const model of registry.list()) {
-    const explainer = explainerFor(model);
-    if (explainer) explainers.set(model.identity, explainer);
-    log.info({ model: model.name, version: model.version, provider: model.provider, explanation: explainer?.method ?? 'occlusion' }, 'model loaded');
-  }
-  return new Scoring(
+  const scoring = new Scoring(
     inference,
     new PredictionCache(config.PREDICTION_CACHE_CUSTOMERS, config.PREDICTION_CACHE_TTL_SECONDS),
     config.DEFAULT_MODEL,
-    explainers,
-    config.SCORING_AS_OF ? (parseScoringTime(config.SCORING_AS_OF) ?? undefined) : undefined,
+    explainerFor,
+    config.SCORING_AS_OF && config.SCORING_AS_OF !== 'data-end' ? (parseScoringTime(config.SCORING_AS_OF) ?? undefined) : undefined,
   );
+  for (const model of registry.all()) {
+    // Explainers are built (and checked) at load time, so a model that cannot be explained stops start-up.
+    const method = scoring.methodOf(model);
+    log.info({ model: model.name, version: model.version, status: registry.status(model), provider: model.provider, explanation: method }, 'model loaded');
+  }
+  return scoring;
 }

@@ -18,6 +18,7 @@ import type { Database } from '../db/client.js';
 import type { Context } from '../graphql/context.type.js';
 import { codeOf, collapseRepeatedErrors, createFormatError, refusalCodes } from '../graphql/error-format.js';
 import { ErrorCode } from '../graphql/errors.js';
+import { warningsPlugin } from '../graphql/common/warnings.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
@@ -143,7 +144,7 @@ export async function startServer(
     stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
     validationRules: [...limits.validationRules, KnownOperationTypesRule] as never,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics, new OperationLabels(config.METRICS_MAX_OPERATIONS)), ...limits.plugins],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics, new OperationLabels(config.METRICS_MAX_OPERATIONS)), warningsPlugin, ...limits.plugins],
   });
   await apollo.start();
 

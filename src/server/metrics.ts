@@ -39,7 +39,21 @@ export class Metrics {
   private readonly queueDuration = new Histogram({ name: 'inference_queue_duration_seconds', help: 'Time the oldest request of a batch waited in the queue', labelNames: ['model'], buckets: latencyBuckets, registers: [this.registry] });
   private readonly computeDuration = new Histogram({ name: 'inference_compute_duration_seconds', help: 'session.run duration', labelNames: ['model', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
   private readonly requestDuration = new Histogram({ name: 'graphql_request_duration_seconds', help: 'GraphQL request duration by operation', labelNames: ['operation', 'status'], buckets: latencyBuckets, registers: [this.registry] });
-  private readonly modelInfo = new Gauge({ name: 'inference_model_info', help: 'Served models (value 1) with version and execution provider', labelNames: ['model', 'version', 'provider'], registers: [this.registry] });
+  private served: () => { name: string; version: string; provider: string }[] = () => [];
+  // Read at scrape time: the promoted version of a model changes without a restart.
+  private readonly modelInfo = (() => {
+    const metrics = this;
+    return new Gauge({
+      name: 'inference_model_info',
+      help: 'Served (promoted) model versions (value 1) with the execution provider',
+      labelNames: ['model', 'version', 'provider'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const m of metrics.served()) this.set({ model: m.name, version: m.version, provider: m.provider }, 1);
+      },
+    });
+  })();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -62,7 +76,8 @@ export class Metrics {
 
   /** Model info and cache counters are read from the scoring pieces at scrape time. */
   attach(scoring: Scoring): void {
-    for (const m of scoring.inference.registry.list()) this.modelInfo.set({ model: m.name, version: m.version, provider: m.provider }, 1);
+    this.served = () => scoring.inference.registry.list();
+    void this.modelInfo;
     const cache = scoring.cache;
     new Counter({ name: 'prediction_cache_hits_total', help: 'Predictions served from the cache', registers: [this.registry], collect() { this.reset(); this.inc(cache.hits); } });
     new Counter({ name: 'prediction_cache_misses_total', help: 'Predictions computed (not in the cache)', registers: [this.registry], collect() { this.reset(); this.inc(cache.misses); } });

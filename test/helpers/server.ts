@@ -31,7 +31,8 @@ export interface TestServer extends TestDatabase {
 
 export function testConfig(env: Record<string, string> = {}): Config {
   // CPU unless a test asks otherwise: CUDA is absent here, and each failed attempt prints to stderr.
-  return loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info', DEMO_CUSTOMERS: '0', ORT_EXECUTION_PROVIDERS: 'cpu', ...env });
+  // No background scoring or model polling unless a test starts a ModelLifecycle itself.
+  return loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info', DEMO_CUSTOMERS: '0', ORT_EXECUTION_PROVIDERS: 'cpu', BACKGROUND_SCORING: 'off', MODELS_POLL_SECONDS: '0', ...env });
 }
 
 export async function startTestServer(kind: DatabaseKind, env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestServer> {

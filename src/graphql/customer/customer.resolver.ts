@@ -1,6 +1,8 @@
+import { modelFor } from '../model/pin.js';
+import { addWarning } from '../common/warnings.js';
+import { storedScoresState } from '../segment/segment.repository.js';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
-import { UnknownModelError } from '../../inference/service.js';
 import type { Context } from '../context.type.js';
 import { cursorInstant, decodeCursor, encodeCursor, pageSize } from '../common/connection.js';
 import { uuid } from '../common/ids.js';
@@ -32,12 +34,7 @@ function checkFilter(filter: CustomerFilter | null | undefined, scoreModel: Load
 
 /** The model whose stored scores (CustomerScore) filters and the PROBABILITY ordering read. */
 function scoreModelOf(ctx: Context, name: string | null): LoadedModel {
-  try {
-    return ctx.scoring.model(name);
-  } catch (err) {
-    if (err instanceof UnknownModelError) throw badInput('scoreModel', err.message);
-    throw err;
-  }
+  return modelFor(ctx, name, null, 'scoreModel');
 }
 
 @Resolver(() => Customer)
@@ -75,7 +72,13 @@ export class CustomerResolver {
     if (position && !isValidSortValue(order.field, position.value)) {
       throw appError(ErrorCode.INVALID_CURSOR, 'after: malformed cursor', { field: 'after' });
     }
-    const { rows, hasNextPage } = await listCustomers(ctx.db, { filter, orderBy: order, first: size, after: position, scoreModel: model.name });
+    const usesScores = order.field === CustomerSortField.PROBABILITY || filter?.segment != null || filter?.minProbability != null || filter?.maxProbability != null;
+    const [{ rows, hasNextPage }, scores] = await Promise.all([
+      listCustomers(ctx.db, { filter, orderBy: order, first: size, after: position, scoreModel: model.name }),
+      usesScores ? storedScoresState(ctx.db, model.name, model.version) : null,
+    ]);
+    // The list is right about the stored scores; say when those are not (yet) the served model's.
+    if (scores?.note) addWarning(ctx, { code: 'STORED_SCORES_INCOMPLETE', message: scores.note, model: model.name, servedVersion: model.version });
     const edges = rows.map(({ customer, sortValue }) => {
       ctx.loaders.customerById.prime(customer.id, customer);
       return { node: customer, cursor: encodeCursor({ sort: sortKey, value: sortValue, id: customer.id }) };

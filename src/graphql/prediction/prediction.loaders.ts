@@ -91,7 +91,7 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
           if (misses.length > 0) {
             const rows = await present(misses, asOf);
             const known = misses.filter((_, i) => rows[i] !== null);
-            const probabilities = await unlessRefused(() => scoring.inference.predict(model.name, rows.filter((r) => r !== null)));
+            const probabilities = await unlessRefused(() => scoring.inference.predict(model, rows.filter((r) => r !== null)));
             known.forEach((id, i) => {
               scoring.cache.set(id, model.identity, asOfMs, { probabilities: probabilities[i] });
               result.set(id, toPrediction(model, id, asOf, probabilities[i]));

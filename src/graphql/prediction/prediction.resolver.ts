@@ -1,6 +1,5 @@
 import { Arg, Ctx, FieldResolver, Float, Int, Query, Resolver, Root } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
-import { UnknownModelError } from '../../inference/service.js';
 import { presentExplanation, withholdUnreadable } from '../../scoring/explanation.js';
 import { derivedValueReadable } from '../auth/derived-data.js';
 import { explanationMethods } from '../../scoring/scoring.js';
@@ -8,18 +7,14 @@ import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
 import { ScoringTimeScalar } from '../common/scalars.js';
 import { badInput } from '../errors.js';
-import { Explanation, ModelInfo, Prediction, SegmentProbability } from './prediction.type.js';
+import { modelFor } from '../model/pin.js';
+import { Explanation, Prediction, SegmentProbability } from './prediction.type.js';
 
 const asOfDescription = 'Scoring time: features use orders up to this instant; a date alone means the end of that UTC day. Default: SCORING_AS_OF, else the end of the current UTC day.';
 const MAX_TOP = 100;
 
-function modelOf(ctx: Context, name: string | null | undefined, field = 'model'): LoadedModel {
-  try {
-    return ctx.scoring.model(name);
-  } catch (err) {
-    if (err instanceof UnknownModelError) throw badInput(field, err.message);
-    throw err;
-  }
+function modelOf(ctx: Context, name: string | null | undefined, version?: string | null): LoadedModel {
+  return modelFor(ctx, name, version);
 }
 
 function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
@@ -31,6 +26,7 @@ function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
 
 async function explain(ctx: Context, prediction: Prediction, top: number, segment: string | null | undefined): Promise<Explanation | null> {
   if (!Number.isInteger(top) || top < 0 || top > MAX_TOP) throw badInput('top', `must be an integer from 0 to ${MAX_TOP}`);
+  // The version that made the prediction explains it, even if another one was promoted meanwhile.
   const model = prediction.loadedModel;
   const target = segment ?? prediction.segment;
   const classIndex = model.classes.indexOf(target);
@@ -58,14 +54,15 @@ async function explain(ctx: Context, prediction: Prediction, top: number, segmen
 
 @Resolver(() => Customer)
 export class CustomerPredictionResolver {
-  @FieldResolver(() => Prediction, { nullable: true, description: 'The prediction of a model (default: DEFAULT_MODEL).' })
+  @FieldResolver(() => Prediction, { nullable: true, description: 'The prediction of a model (default: DEFAULT_MODEL) at a version (default: its promoted version).' })
   prediction(
     @Root() customer: Customer,
     @Arg('model', () => String, { nullable: true }) model: string | null,
     @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null,
     @Ctx() ctx: Context,
+    @Arg('version', () => String, { nullable: true, description: 'A loaded version (see Query.models), e.g. a candidate; default: the promoted version.' }) version?: string | null,
   ): Promise<Prediction | null> {
-    return ctx.predictionLoaders.prediction(modelOf(ctx, model), scoringTime(ctx, asOf)).load(customer.id);
+    return ctx.predictionLoaders.prediction(modelOf(ctx, model, version), scoringTime(ctx, asOf)).load(customer.id);
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'The segment the customer is heading for (default model).' })
@@ -110,24 +107,5 @@ export class PredictionResolver {
     @Ctx() ctx: Context,
   ): Promise<Explanation | null> {
     return explain(ctx, prediction, top, segment);
-  }
-}
-
-@Resolver()
-export class ModelResolver {
-  @Query(() => [ModelInfo], { description: 'The served models.' })
-  models(@Ctx() ctx: Context): ModelInfo[] {
-    return ctx.scoring.inference.registry.list().map((m) => ({
-      name: m.name,
-      version: m.version,
-      kind: m.kind,
-      isDefault: m.name === ctx.scoring.defaultModel,
-      classes: [...m.card.classes].sort((a, b) => a.index - b.index),
-      features: m.featureNames,
-      metrics: (m.card.metrics_held_out ?? {}) as Record<string, unknown>,
-      executionProvider: m.provider,
-      explanationMethod: ctx.scoring.methodOf(m),
-      loadedAt: m.loadedAt,
-    }));
   }
 }

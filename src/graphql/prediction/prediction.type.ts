@@ -49,19 +49,29 @@ export class Prediction {
   @Field(() => [SegmentProbability], { description: 'Every segment; sums to 1.' }) segmentProbabilities!: SegmentProbability[];
 }
 
-@ObjectType()
+@ObjectType({ description: 'A segment as the model version defines it.' })
 export class SegmentClass {
   @Field(() => String) key!: string;
   @Field(() => Int) index!: number;
-  @Field(() => String) definition!: string;
+  @Field(() => String, { description: 'With this version\'s horizon and threshold, e.g. "spends at least $201.58 in the next 90 days".' }) definition!: string;
+  @Field(() => String, { description: 'The rule as the model card states it.' }) rule!: string;
+  @Field(() => Float, { nullable: true, description: 'The class\'s threshold (currency, or orders when the card says so), when it has one.' }) threshold!: number | null;
 }
 
-@ObjectType({ description: 'A served model, from its card and the runtime.' })
+@ObjectType({ description: 'A loaded model version, from its card and the runtime.' })
 export class ModelInfo {
   @Field(() => String) name!: string;
-  @Field(() => String) version!: string;
+  @Field(() => String, { description: 'Version folder (models/<name>/<version>/).' }) version!: string;
+  @Field(() => String, { description: 'name@version#sha256 of the ONNX file: what a prediction was computed with.' }) identity!: string;
+  @Field(() => String, { description: 'sha256 of model.onnx.' }) sha256!: string;
+  @Field(() => String, { description: 'promoted (served when a query names no version), candidate (never promoted) or retired (promoted before, since replaced).' }) status!: string;
   @Field(() => String) kind!: string;
-  @Field(() => Boolean, { description: 'Used when a query names no model.' }) isDefault!: boolean;
+  @Field(() => Boolean, { description: 'The promoted version of DEFAULT_MODEL: used when a query names no model.' }) isDefault!: boolean;
+  @Field(() => Int, { nullable: true, description: 'Days after the scoring time the segments look at.' }) horizonDays!: number | null;
+  @Field(() => GraphQLJSONObject, { description: 'The same held-out metrics for the baselines (majority class, RFM rules); empty on cards without them.' }) baselines!: Record<string, unknown>;
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'The quality gate\'s verdict at training time: passed, the bootstrap intervals, and why.' }) gate!: Record<string, unknown> | null;
+  @Field(() => GraphQLJSONObject, { description: 'What trained it: source, counts, date range, sha256 of the export.' }) trainingData!: Record<string, unknown>;
+  @Field(() => String, { nullable: true, description: 'When it was trained (card).' }) created!: string | null;
   @Field(() => [SegmentClass]) classes!: SegmentClass[];
   @Field(() => [String], { description: 'Ordered input features.' }) features!: string[];
   @Field(() => GraphQLJSONObject, { description: 'Held-out metrics from the model card.' }) metrics!: Record<string, unknown>;

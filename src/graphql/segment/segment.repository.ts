@@ -59,3 +59,48 @@ export async function lastScoreRun(db: Database, model: string): Promise<ScoreRu
     FROM "ScoreRun" WHERE "model" = ${model} ORDER BY "id" DESC LIMIT 1`;
   return row ?? null;
 }
+
+export interface StoredScoresState {
+  /** Every stored score is of the served version and a run of that version has finished. */
+  complete: boolean;
+  /** Stored scores written by another version than the served one. */
+  staleCustomers: number;
+  /** Stored scores of the served version. */
+  currentCustomers: number;
+  customersTotal: number;
+  /** The latest run of the served version, when it is still running. */
+  running: ScoreRunInfo | null;
+  finishedRun: boolean;
+  /** What the stored scores are, in one or two sentences, when they are not complete. */
+  note: string | null;
+}
+
+/** How far the stored scores of a model are from its served version. One statement. */
+export async function storedScoresState(db: Database, model: string, servedVersion: string): Promise<StoredScoresState> {
+  const [counts] = await db.prisma.$queryRaw<{ current: number; stale: number; total: number; finished: boolean; latest: (ScoreRunInfo & { asOf: string; startedAt: string; updatedAt: string; finishedAt: string | null }) | null }[]>`
+    SELECT count(*) FILTER (WHERE cs."modelVersion" = ${servedVersion})::int AS "current",
+           count(*) FILTER (WHERE cs."modelVersion" <> ${servedVersion})::int AS "stale",
+           (SELECT count(*)::int FROM "Customer") AS "total",
+           EXISTS (SELECT 1 FROM "ScoreRun" r WHERE r."model" = ${model} AND r."modelVersion" = ${servedVersion} AND r."status" = 'finished') AS "finished",
+           (SELECT to_jsonb(r) FROM (SELECT "id", "modelVersion", "asOf", "status", "customersScored", "startedAt", "updatedAt", "finishedAt"
+                                     FROM "ScoreRun" WHERE "model" = ${model} AND "modelVersion" = ${servedVersion} ORDER BY "id" DESC LIMIT 1) r) AS "latest"
+    FROM "CustomerScore" cs WHERE cs."model" = ${model}`;
+  const raw = counts.latest;
+  const latest: ScoreRunInfo | null = raw
+    ? { ...raw, asOf: new Date(raw.asOf), startedAt: new Date(raw.startedAt), updatedAt: new Date(raw.updatedAt), finishedAt: raw.finishedAt ? new Date(raw.finishedAt) : null }
+    : null;
+  const running = latest?.status === 'running' ? latest : null;
+  const complete = counts.stale === 0 && counts.finished;
+  let note: string | null = null;
+  if (!complete && counts.total > 0) {
+    const fmt = (n: number) => n.toLocaleString('en-US');
+    const parts: string[] = [];
+    if (counts.stale > 0) parts.push(`${fmt(counts.stale)} of the stored scores of ${model} were written by another version than the served version ${servedVersion} (stale)`);
+    if (!counts.finished) parts.push(`no batch-scoring run of ${model} version ${servedVersion} has finished yet, so ${fmt(counts.total - counts.current)} of ${fmt(counts.total)} customers have no current stored score`);
+    const progress = running
+      ? `a batch-scoring run is in progress (run ${running.id}: ${fmt(running.customersScored)} customers scored)`
+      : 'start one with `npm run score`';
+    note = `${parts.join('; ')}; ${progress}. Segment filters, PROBABILITY ordering and segmentSummary use the stored scores, so they disagree with the live segment until it finishes.`;
+  }
+  return { complete, staleCustomers: counts.stale, currentCustomers: counts.current, customersTotal: counts.total, running, finishedRun: counts.finished, note };
+}

@@ -1,22 +1,17 @@
 // Stored scores in the API: Customer.score (per-request DataLoader, one statement per page) and
 // Query.segmentSummary (a model's segment distribution and score freshness).
 import DataLoader from 'dataloader';
+import { modelFor } from '../model/pin.js';
 import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
-import { UnknownModelError } from '../../inference/service.js';
 import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
-import { badInput } from '../errors.js';
-import { lastScoreRun, scoresByCustomerIds, segmentAggregates } from './segment.repository.js';
+import { addWarning } from '../common/warnings.js';
+import { lastScoreRun, scoresByCustomerIds, segmentAggregates, storedScoresState } from './segment.repository.js';
 import { SegmentSummary, StoredScore } from './segment.type.js';
 
 function modelOf(ctx: Context, name: string | null | undefined): LoadedModel {
-  try {
-    return ctx.scoring.model(name);
-  } catch (err) {
-    if (err instanceof UnknownModelError) throw badInput('model', err.message);
-    throw err;
-  }
+  return modelFor(ctx, name);
 }
 
 /** Loaders live as long as the request's context object (and no longer). */
@@ -52,7 +47,12 @@ export class SegmentSummaryResolver {
   @Query(() => SegmentSummary, { description: 'Per segment: customers, share and mean probability of a model\'s stored scores (default: DEFAULT_MODEL), and how fresh they are.' })
   async segmentSummary(@Arg('model', () => String, { nullable: true }) model: string | null, @Ctx() ctx: Context): Promise<SegmentSummary> {
     const m = modelOf(ctx, model);
-    const [{ customersTotal, segments }, lastRun] = await Promise.all([segmentAggregates(ctx.db, m.name), lastScoreRun(ctx.db, m.name)]);
+    const [{ customersTotal, segments }, lastRun, state] = await Promise.all([
+      segmentAggregates(ctx.db, m.name),
+      lastScoreRun(ctx.db, m.name),
+      storedScoresState(ctx.db, m.name, m.version),
+    ]);
+    if (state.note) addWarning(ctx, { code: 'STORED_SCORES_INCOMPLETE', message: state.note, model: m.name, servedVersion: m.version });
     const scored = segments.reduce((s, g) => s + g.count, 0);
     const bySegment = new Map(segments.map((g) => [g.segment, g]));
     const keys = [...m.classes, ...segments.map((g) => g.segment).filter((k) => !m.classes.includes(k))];
@@ -73,6 +73,10 @@ export class SegmentSummaryResolver {
       scoredAtMin: min(segments.map((g) => g.scoredAtMin)),
       scoredAtMax: max(segments.map((g) => g.scoredAtMax)),
       lastRun,
+      stale: !state.complete && customersTotal > 0,
+      staleCustomers: state.staleCustomers,
+      scoringInProgress: state.running !== null,
+      note: state.note,
     };
   }
 }

@@ -47,4 +47,9 @@ export class SegmentSummary {
   @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Oldest write.' }) scoredAtMin!: Date | null;
   @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'Newest write.' }) scoredAtMax!: Date | null;
   @Field(() => ScoreRunInfo, { nullable: true, description: 'The latest batch-scoring run of this model.' }) lastRun!: ScoreRunInfo | null;
+  @Field(() => Boolean, { description: 'True until every stored score is of the served version and a run of it has finished: then the counts describe another model version (or too few customers).' })
+  stale!: boolean;
+  @Field(() => Int, { description: 'Stored scores written by another version than servedVersion.' }) staleCustomers!: number;
+  @Field(() => Boolean, { description: 'A batch-scoring run of the served version is in progress.' }) scoringInProgress!: boolean;
+  @Field(() => String, { nullable: true, description: 'Why the summary is stale and what is being done about it; null when it is current.' }) note!: string | null;
 }
