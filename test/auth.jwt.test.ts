@@ -1,38 +1,11 @@
 // Shopper tokens (JWT) verified against a real JWKS endpoint served by this test: what is accepted,
 // every kind of refusal, key rotation without a restart, and a flood of unknown kids costing one fetch.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwtVerifier, type JwtSettings } from '../src/auth/jwt.js';
 import { createApiKey } from '../src/graphql/auth/api-keys.js';
+import { AUDIENCE, ISSUER, rsaKey, startJwks, token, type Jwks, type Key } from './helpers/jwks.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-const ISSUER = 'https://id.shop.test/';
-const AUDIENCE = 'customer-intelligence';
-
-interface Jwks {
-  url: string;
-  fetches: number;
-  keys: JWK[];
-  up: boolean;
-  close(): Promise<void>;
-}
-
-async function startJwks(): Promise<Jwks> {
-  const state = { fetches: 0, keys: [] as JWK[], up: true };
-  const server = http.createServer((req, res) => {
-    state.fetches += 1;
-    if (!state.up) return void res.writeHead(503).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  }) as Jwks;
-}
 
 const settings = (over: Partial<JwtSettings>): JwtSettings => ({
   issuer: ISSUER,
@@ -44,26 +17,6 @@ const settings = (over: Partial<JwtSettings>): JwtSettings => ({
   jwksMaxAgeSeconds: 600,
   ...over,
 });
-
-async function rsaKey(kid: string) {
-  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
-  return { kid, publicKey, privateKey, jwk, pem: await exportSPKI(publicKey) };
-}
-
-type Key = Awaited<ReturnType<typeof rsaKey>>;
-
-function token(key: Key, claims: Record<string, unknown> = {}, opts: { iss?: string; aud?: string; exp?: number | string; nbf?: number | string; kid?: string } = {}) {
-  const jwt = new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: 'RS256', kid: opts.kid ?? key.kid })
-    .setIssuer(opts.iss ?? ISSUER)
-    .setAudience(opts.aud ?? AUDIENCE)
-    .setSubject('shopper-42')
-    .setIssuedAt()
-    .setExpirationTime(opts.exp ?? '5m');
-  if (opts.nbf !== undefined) jwt.setNotBefore(opts.nbf);
-  return jwt.sign(key.privateKey);
-}
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 

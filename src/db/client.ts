@@ -55,6 +55,7 @@ export interface Database {
   readonly kind: DatabaseKind;
   readonly access: DatabaseAccess;
   readonly prisma: PrismaClient;
+  /** For the schema engine (migrations): on PostgreSQL its own short-lived pools, so its advisory lock never outlives a migration. */
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Number of SQL statements sent so far; tests use it to prove batching (no N+1). */
   readonly queryCount: () => number;
@@ -72,6 +73,8 @@ interface Driver {
   kind: DatabaseKind;
   access: DatabaseAccess;
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** What the schema engine connects through, when it must not share the client's pool. */
+  migrationAdapterFactory?: SqlMigrationAwareDriverAdapterFactory;
   socketPath?: string;
   subscribe(handlers: ChangeHandlers): Promise<ChangeSubscription>;
   close(): Promise<void>;
@@ -108,6 +111,12 @@ function postgresDriver(target: PostgresTarget, poolSize: number, access: Databa
     kind,
     access,
     adapterFactory: new PrismaPg(pool),
+    // The schema engine holds a session-level advisory lock while it migrates. Through a shared
+    // pool its unlock can run on another connection than its lock, and the lock then stays with
+    // the pooled connection for the life of the process, stalling every other migrator (a second
+    // replica, npm run train). So it gets pools of its own, closed (and the lock with them) after
+    // each migration — except through the owner's socket, where one connection is all there is.
+    migrationAdapterFactory: access === 'owner-socket' ? undefined : new PrismaPg(config),
     subscribe: (handlers) =>
       access === 'owner-socket'
         ? Promise.reject(new Error('Changes are heard by the owner of the embedded database, not through its socket'))
@@ -308,7 +317,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind: driver.kind,
     access: driver.access,
     prisma,
-    adapterFactory: driver.adapterFactory,
+    adapterFactory: driver.migrationAdapterFactory ?? driver.adapterFactory,
     socketPath: driver.socketPath,
     queryCount: () => queries,
     subscribeToChanges: (handlers) => driver.subscribe(handlers),

@@ -165,10 +165,6 @@ export async function startServer(
     res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'unavailable', ...report });
   });
 
-  // The admin dashboard (/admin) and the GraphQL IDE (/graphiql, and /graphql for a browser asking
-  // for HTML): static pages that read everything through /graphql with the user's API key.
-  app.use(adminRoutes());
-
   // One access-log line per GraphQL request (status, time) under the request id, which the client
   // may send as x-request-id and always gets back; resolver logs carry the same id.
   app.use(
@@ -188,6 +184,11 @@ export async function startServer(
 
   // Browsers' preflights are answered here, before the readiness gate and authentication (cors.ts).
   app.use('/graphql', corsMiddleware(config.corsOrigins));
+
+  // The admin dashboard (/admin) and the GraphQL IDE (/graphiql, and /graphql for a browser asking
+  // for HTML): static pages that read everything through /graphql with the user's API key. After
+  // CORS: the router's GET /graphql would otherwise answer a preflight (OPTIONS) itself.
+  app.use(adminRoutes());
 
   // Until migrations and seeding are done, GraphQL answers 503 instead of half-initialised data.
   app.use('/graphql', (_req, res, next) => {
