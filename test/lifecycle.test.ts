@@ -27,6 +27,8 @@ describe('process lifecycle', () => {
       INFERENCE_MAX_BATCH_SIZE: '100000',
       PREDICTION_CACHE_CUSTOMERS: '0',
       SHUTDOWN_GRACE_SECONDS: '120',
+      // Only this test's requests in the inference queue: a background scoring run would fill it too.
+      BACKGROUND_SCORING: 'off',
     });
     // Generous deadlines: a first start runs initdb and seeds 8,000 customers, on a busy machine too.
     const listening = await service.waitFor(/"msg":"listening/, 300_000);
