@@ -34,6 +34,22 @@ export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLi
     return true;
   }
 
+  /**
+   * A credential lookup that may need the database: its value, or undefined when the request was
+   * answered already (503 while the database is unavailable, else passed on as an error).
+   */
+  async function lookingUp<T>(res: Response, next: NextFunction, lookup: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await lookup();
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        res.set('retry-after', '5');
+        fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry later.');
+      } else next(err);
+      return undefined;
+    }
+  }
+
   return async (req: Request, res: Response, next: NextFunction) => {
     const ipKey = `ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
     const header = req.headers.authorization;
@@ -50,16 +66,8 @@ export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLi
         // address pays first, as for an unknown key.
         if (await limited(req, res, ipKey)) return;
         chargedToAddress = true;
-        let outcome: Awaited<ReturnType<ShopperTokens['authenticate']>>;
-        try {
-          outcome = await shoppers.authenticate(credential);
-        } catch (err) {
-          if (isDatabaseUnavailable(err)) {
-            res.set('retry-after', '5');
-            return fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry later.');
-          }
-          return next(err);
-        }
+        const outcome = await lookingUp(res, next, () => shoppers.authenticate(credential));
+        if (outcome === undefined) return;
         if (outcome.ok) {
           principal = outcome.principal;
           await limiter.refund(ipKey);
@@ -81,15 +89,9 @@ export function authenticate(config: Config, store: ApiKeyStore, limiter: RateLi
           // so an address over its limit causes no lookups at all, whatever keys it makes up.
           if (await limited(req, res, ipKey)) return;
           chargedToAddress = true;
-          try {
-            principal = await store.lookup(key);
-          } catch (err) {
-            if (isDatabaseUnavailable(err)) {
-              res.set('retry-after', '5');
-              return fail(res, 503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry later.');
-            }
-            return next(err);
-          }
+          const found = await lookingUp(res, next, () => store.lookup(key));
+          if (found === undefined) return;
+          principal = found;
           // A valid key is limited on its own budget (below), not on its address's.
           if (principal) await limiter.refund(ipKey);
         }
