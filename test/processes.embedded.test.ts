@@ -230,7 +230,7 @@ describe('one embedded database, many processes', { timeout: 900_000 }, () => {
       const ids = new Set(stored.customerByExternalId.orders.edges.map((e: any) => e.node.externalId));
       for (const id of acknowledged) expect(ids.has(id), `${id} acknowledged but not stored (${ending})`).toBe(true);
       // the import itself left nothing
-      expect((await server.gql(counts)).customers.totalCount).toBe(13);
+      expect((await server.gql(counts)).customers.totalCount, `customers after the import ended by ${ending}`).toBe(13);
     }
     server.service.child.kill('SIGTERM');
     expect((await server.service.exited).code).toBe(0);

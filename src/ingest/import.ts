@@ -199,6 +199,10 @@ function progressTicker(options: ImportOptions, phase: ImportPhase, file: string
     last = now;
   };
   return {
+    /** Reports the phase as started (0 rows so far). */
+    begin() {
+      options.onProgress?.({ phase, file, rows: 0, rowsPerSecond: 0 });
+    },
     tick() {
       rows += 1;
       if (options.onProgress && (rows & 1023) === 0 && performance.now() - last >= interval) emit();
@@ -530,6 +534,9 @@ export async function importFiles(db: Pick<Database, 'prisma'>, options: ImportO
     summary.customersExisting = customerRows + referencedOnly - summary.customersInserted;
 
     const inserting = progressTicker(options, 'inserting orders', ordersName);
+    // The set-based insert is one statement: say that it has begun, or a terminal shows nothing
+    // until it is over (and the phase's line would only appear just before the commit).
+    inserting.begin();
     summary.ordersInserted = await insertStagedOrders(tx);
     for (let i = 0; i < summary.ordersInserted; i++) inserting.tick();
     inserting.done();
