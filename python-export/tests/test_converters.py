@@ -116,9 +116,10 @@ def test_logistic_graph_matches_sklearn():
     got = logistic_onnx.onnx_eval(m, Xf[1500:])
     ref = logistic_onnx.predict_proba(pre, clf, Xf[1500:])
     assert np.abs(got - ref).max() < 1e-5
-    # constants are in the graph: a single row gives the same answer as inside a batch
+    # constants are in the graph: a single row gives the same answer as inside a batch (up to the
+    # float rounding of BLAS, whose kernels differ by batch size: 6e-8 was seen here)
     one = logistic_onnx.onnx_eval(m, Xf[1500:1501])
-    assert np.abs(one - got[:1]).max() == 0
+    assert np.abs(one - got[:1]).max() < 1e-6
 
 
 def test_transformer_padding_is_masked_and_export_has_dynamic_axes():
