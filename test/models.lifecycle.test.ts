@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { importFiles } from '../src/ingest/import.js';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/databases.js';
 import { root, startService, type ServiceProcess } from './helpers/process.js';
@@ -33,13 +33,14 @@ const fixture = (name: string) => path.join(root, 'test/fixtures/models', name);
 
 /** Polls `check` until it returns a value (not undefined), within a generous deadline. */
 async function eventually<T>(check: () => Promise<T | undefined>, what: string, ms = 120_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (value === undefined) throw new Error(`timed out waiting for ${what}`);
+      return value;
+    },
+    { timeout: ms, interval: 200 },
+  );
 }
 
 const pgOnly = databaseKinds.includes('postgresql') ? describe : describe.skip;
