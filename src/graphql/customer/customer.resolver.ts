@@ -75,7 +75,7 @@ export class CustomerResolver {
     const usesScores = order.field === CustomerSortField.PROBABILITY || filter?.segment != null || filter?.minProbability != null || filter?.maxProbability != null;
     const [{ rows, hasNextPage }, scores] = await Promise.all([
       listCustomers(ctx.db, { filter, orderBy: order, first: size, after: position, scoreModel: model.name }),
-      usesScores ? storedScoresState(ctx.db, model.name, model.version) : null,
+      usesScores ? storedScoresState(ctx.db.prisma, model.name, model.version) : null,
     ]);
     // The list is right about the stored scores; say when those are not (yet) the served model's.
     if (scores?.note) addWarning(ctx, { code: 'STORED_SCORES_INCOMPLETE', message: scores.note, model: model.name, servedVersion: model.version });

@@ -1,6 +1,10 @@
 // SQL over the stored scores ("CustomerScore", "ScoreRun"); batch functions only, so resolvers
 // cost a constant number of statements per request.
+import type { Prisma } from '../../generated/prisma/client.js';
 import type { Database } from '../../db/client.js';
+
+/** The client or a transaction: the summary reads its three statements in one snapshot. */
+export type SqlClient = Pick<Prisma.TransactionClient, '$queryRaw'>;
 import type { ScoreRunInfo, StoredScore } from './segment.type.js';
 
 type ScoreRow = Omit<StoredScore, 'segmentProbabilities'> & { customerId: string; probabilities: Record<string, number> };
@@ -33,8 +37,8 @@ export interface SegmentAggregate {
 }
 
 /** Per stored segment of a model: count, mean probability, freshness; with the number of customers. One statement. */
-export async function segmentAggregates(db: Database, model: string): Promise<{ customersTotal: number; segments: SegmentAggregate[] }> {
-  const rows = await db.prisma.$queryRaw<(SegmentAggregate & { segment: string | null })[]>`
+export async function segmentAggregates(sql: SqlClient, model: string): Promise<{ customersTotal: number; segments: SegmentAggregate[] }> {
+  const rows = await sql.$queryRaw<(SegmentAggregate & { segment: string | null })[]>`
     SELECT g."segment", g."count", g."meanProbability", g."asOfMin", g."asOfMax", g."scoredAtMin", g."scoredAtMax", g."versions",
            (SELECT count(*)::int FROM "Customer") AS "customersTotal"
     FROM (SELECT 1) AS one
@@ -53,8 +57,8 @@ export async function segmentAggregates(db: Database, model: string): Promise<{ 
   };
 }
 
-export async function lastScoreRun(db: Database, model: string): Promise<ScoreRunInfo | null> {
-  const [row] = await db.prisma.$queryRaw<ScoreRunInfo[]>`
+export async function lastScoreRun(sql: SqlClient, model: string): Promise<ScoreRunInfo | null> {
+  const [row] = await sql.$queryRaw<ScoreRunInfo[]>`
     SELECT "id", "modelVersion", "asOf", "status", "customersScored", "startedAt", "updatedAt", "finishedAt"
     FROM "ScoreRun" WHERE "model" = ${model} ORDER BY "id" DESC LIMIT 1`;
   return row ?? null;
@@ -76,8 +80,8 @@ export interface StoredScoresState {
 }
 
 /** How far the stored scores of a model are from its served version. One statement. */
-export async function storedScoresState(db: Database, model: string, servedVersion: string): Promise<StoredScoresState> {
-  const [counts] = await db.prisma.$queryRaw<{ current: number; stale: number; total: number; finished: boolean; latest: (ScoreRunInfo & { asOf: string; startedAt: string; updatedAt: string; finishedAt: string | null }) | null }[]>`
+export async function storedScoresState(sql: SqlClient, model: string, servedVersion: string): Promise<StoredScoresState> {
+  const [counts] = await sql.$queryRaw<{ current: number; stale: number; total: number; finished: boolean; latest: (ScoreRunInfo & { asOf: string; startedAt: string; updatedAt: string; finishedAt: string | null }) | null }[]>`
     SELECT count(*) FILTER (WHERE cs."modelVersion" = ${servedVersion})::int AS "current",
            count(*) FILTER (WHERE cs."modelVersion" <> ${servedVersion})::int AS "stale",
            (SELECT count(*)::int FROM "Customer") AS "total",

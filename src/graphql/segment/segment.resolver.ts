@@ -47,11 +47,12 @@ export class SegmentSummaryResolver {
   @Query(() => SegmentSummary, { description: 'Per segment: customers, share and mean probability of a model\'s stored scores (default: DEFAULT_MODEL), and how fresh they are.' })
   async segmentSummary(@Arg('model', () => String, { nullable: true }) model: string | null, @Ctx() ctx: Context): Promise<SegmentSummary> {
     const m = modelOf(ctx, model);
-    const [{ customersTotal, segments }, lastRun, state] = await Promise.all([
-      segmentAggregates(ctx.db, m.name),
-      lastScoreRun(ctx.db, m.name),
-      storedScoresState(ctx.db, m.name, m.version),
-    ]);
+    // One snapshot: read separately, a scoring run finishing between the statements would give a
+    // summary whose counts show the old version while it says the scores are current.
+    const [{ customersTotal, segments }, lastRun, state] = await ctx.db.prisma.$transaction(
+      async (tx) => [await segmentAggregates(tx, m.name), await lastScoreRun(tx, m.name), await storedScoresState(tx, m.name, m.version)] as const,
+      { isolationLevel: 'RepeatableRead' },
+    );
     if (state.note) addWarning(ctx, { code: 'STORED_SCORES_INCOMPLETE', message: state.note, model: m.name, servedVersion: m.version });
     const scored = segments.reduce((s, g) => s + g.count, 0);
     const bySegment = new Map(segments.map((g) => [g.segment, g]));
