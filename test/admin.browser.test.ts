@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../src/demo/seed.js';
-import { createApiKey } from '../src/graphql/auth/api-keys.js';
+import { createApiKey } from '../src/auth/api-keys.js';
 import { getSchema } from '../src/graphql/schema.js';
 import { scoreCustomers } from '../src/scoring/batch.js';
 import { adminDistDir } from '../src/server/admin.js';

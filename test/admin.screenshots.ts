@@ -7,7 +7,7 @@
 import 'reflect-metadata';
 import fs from 'node:fs';
 import { seedDemo } from '../src/demo/seed.js';
-import { createApiKey } from '../src/graphql/auth/api-keys.js';
+import { createApiKey } from '../src/auth/api-keys.js';
 import { scoreCustomers } from '../src/scoring/batch.js';
 import { buildAdminBundle, chromiumAvailable, chromiumPath, launchBrowser } from './helpers/browser.js';
 import { startTestServer } from './helpers/server.js';

@@ -6,10 +6,10 @@
 // what is true ("Lapsing is unlikely (2 %)"), with numbers rounded for people and exact in `value`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEATURES, FEATURE_SOURCES, SEQUENCE_SOURCES, type FeatureSource } from '../src/features/spec.js';
-import { createApiKey } from '../src/graphql/auth/api-keys.js';
+import { createApiKey } from '../src/auth/api-keys.js';
 import { sourceFields } from '../src/graphql/auth/derived-data.js';
 import { ruleFor } from '../src/graphql/auth/policy.js';
-import { roles, type Role } from '../src/graphql/auth/principal.js';
+import { roles, type Role } from '../src/auth/principal.js';
 import { getSchema } from '../src/graphql/schema.js';
 import { featureLabel, presentExplanation, featureInputs } from '../src/scoring/explanation.js';
 import { databaseKinds } from './helpers/databases.js';

@@ -3,7 +3,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwtVerifier, type JwtSettings } from '../src/auth/jwt.js';
-import { createApiKey } from '../src/graphql/auth/api-keys.js';
+import { createApiKey } from '../src/auth/api-keys.js';
 import { AUDIENCE, ISSUER, rsaKey, startJwks, token, type Jwks, type Key } from './helpers/jwks.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 

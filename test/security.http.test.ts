@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyStore, createApiKey } from '../src/graphql/auth/api-keys.js';
+import { ApiKeyStore, createApiKey } from '../src/auth/api-keys.js';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 

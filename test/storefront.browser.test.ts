@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../src/demo/seed.js';
-import { createApiKey } from '../src/graphql/auth/api-keys.js';
+import { createApiKey } from '../src/auth/api-keys.js';
 import { chromiumAvailable, launchBrowser, type Browser } from './helpers/browser.js';
 import { AUDIENCE, ISSUER, rsaKey, startJwks, token, type Jwks, type Key } from './helpers/jwks.js';
 import { startTestServer, type TestServer } from './helpers/server.js';

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { commandDatabase, openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
-import { ApiKeyError, createApiKey, listApiKeys, revokeApiKey } from '../graphql/auth/api-keys.js';
+import { ApiKeyError, createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
 
 const usage = 'Usage: npm run apikey -- create --role admin|bi|frontend [--customer <id or externalId>] [--name <label>] | list | revoke <id or prefix>';
 

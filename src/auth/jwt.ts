@@ -9,7 +9,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
-import type { Principal } from '../graphql/auth/principal.js';
+import type { Principal } from './principal.js';
 
 export interface JwtSettings {
   jwksUrl?: string;

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Scoring } from '../scoring/scoring.js';
-import type { Principal } from './auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 import type { Loaders } from './loaders.js';
 import type { PredictionLoaders } from './prediction/prediction.loaders.js';
 

@@ -5,26 +5,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { QueueFullError } from '../inference/batcher.js';
 import { ErrorCode } from './errors.js';
-
-const unavailableKinds = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
-const unavailablePrismaCodes = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
-const unavailableNodeCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
-// node-postgres reports a connection cut mid-query (server shutdown, network loss) as a plain Error.
-const unavailableMessages = /^(Connection terminated|Connection ended|terminating connection|timeout exceeded when trying to connect|Client has encountered a connection error)/i;
-
-/** True when the error means "the database cannot serve right now", so a retry may succeed. */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e = err as Record<string, any> | undefined, depth = 0; e && depth < 6; e = e.cause ?? e.meta?.driverAdapterError, depth++) {
-    if (unavailablePrismaCodes.has(e.code) || unavailableNodeCodes.has(e.code)) return true;
-    if (unavailableKinds.has(e.kind)) return true;
-    if (typeof e.message === 'string' && unavailableMessages.test(e.message)) return true;
-    // SQLSTATE class 08 (connection exception), 57P0x (shutdown), 53300 (too many connections).
-    const state = e.originalCode ?? (e.kind === 'postgres' ? e.code : undefined);
-    if (typeof state === 'string' && (state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300')) return true;
-    if (e.name === 'PrismaClientInitializationError') return true;
-  }
-  return false;
-}
+import { isDatabaseUnavailable } from '../db/errors.js';
 
 /** True when `err` or an error it wraps (`originalError`, up to a few levels) is an instance of `kind`. */
 function causedBy(err: unknown, kind: new (...args: never[]) => Error): boolean {

@@ -5,7 +5,7 @@
 // not `mask` — every customer field the value comes from. The feature spec declares each
 // feature's sources (src/features/spec.ts); this table says which fields of the policy hold them.
 import type { FeatureSource } from '../../features/spec.js';
-import type { Role } from './principal.js';
+import type { Role } from '../../auth/principal.js';
 import { ruleFor } from './policy.js';
 
 /**

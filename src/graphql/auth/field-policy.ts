@@ -4,7 +4,7 @@
 // A denied field throws FORBIDDEN before its resolver runs — no database or inference work.
 import { GraphQLNonNull, GraphQLString, defaultFieldResolver, getNamedType, isObjectType, type GraphQLField, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { ErrorCode, appError } from '../errors.js';
-import { roles, type Principal, type Role } from './principal.js';
+import { roles, type Principal, type Role } from '../../auth/principal.js';
 import { ruleFor, type Rule } from './policy.js';
 
 interface AuthContext {

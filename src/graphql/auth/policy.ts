@@ -3,7 +3,7 @@
 // mechanism, no checks scattered in resolvers. Exact keys win over `Type.*`, which wins over the
 // role's default. Reviewed in README "Security"; test/security.authorization.test.ts walks every
 // root field and every PII field for every role.
-import type { Principal, Role } from './principal.js';
+import type { Principal, Role } from '../../auth/principal.js';
 
 /**
  * - `allow` / `deny` (→ FORBIDDEN, the resolver never runs)

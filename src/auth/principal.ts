@@ -1,4 +1,4 @@
-// Who is asking: resolved once per HTTP request (src/graphql/auth/authenticate.ts) and carried in
+// Who is asking: resolved once per HTTP request (src/auth/authenticate.ts) and carried in
 // the GraphQL context. Field-level authorization (field-policy.ts) reads only this.
 
 export const roles = ['admin', 'bi', 'frontend'] as const;

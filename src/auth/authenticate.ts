@@ -6,11 +6,11 @@
 // through res.locals.
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Config } from '../../config.js';
-import type { RateLimiter } from '../../server/rate-limit.js';
-import { isDatabaseUnavailable } from '../error-format.js';
-import { ErrorCode } from '../errors.js';
-import type { ShopperTokens } from '../../auth/jwt.js';
+import type { Config } from '../config.js';
+import type { RateLimiter } from '../server/rate-limit.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { ErrorCode } from '../graphql/errors.js';
+import type { ShopperTokens } from './jwt.js';
 import { KEY_PREFIX, type ApiKeyStore } from './api-keys.js';
 import { developmentPrincipal, type Principal } from './principal.js';
 

@@ -1,8 +1,8 @@
 // Start-up checks of the authentication set-up (README "Security").
 import type { Logger } from 'pino';
-import { ConfigError, type Config } from '../../config.js';
-import type { Database } from '../../db/client.js';
-import { isDatabaseUnavailable } from '../error-format.js';
+import { ConfigError, type Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { countActiveApiKeys } from './api-keys.js';
 
 /**

@@ -4,7 +4,7 @@
 // effect within that time in every running process.
 import { createHash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Database } from '../../db/client.js';
+import type { Database } from '../db/client.js';
 import { isRole, type Principal, type Role } from './principal.js';
 
 export const KEY_PREFIX = 'cia_';
