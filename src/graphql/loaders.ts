@@ -6,10 +6,9 @@ import {
   customersByExternalIds,
   customersByIds,
   emptyStats,
-  orderCountsByCustomerIds,
-  ordersByCustomerIds,
   statsByCustomerIds,
 } from './customer/customer.repository.js';
+import { orderCountsByCustomerIds, ordersByCustomerIds } from './order/order.repository.js';
 import type { Customer, CustomerStats } from './customer/customer.type.js';
 import type { Order } from './order/order.type.js';
 

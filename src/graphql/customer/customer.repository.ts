@@ -5,7 +5,6 @@ import type { Database } from '../../db/client.js';
 import { isValidCursorValue, type CursorPosition, type CursorValueType } from '../common/connection.js';
 import { CustomerSortField, SortDirection, type CustomerFilter, type CustomerOrderBy } from './customer.input.js';
 import type { Customer, CustomerStats, Gender } from './customer.type.js';
-import type { Order, OrderStatus } from '../order/order.type.js';
 
 const { sql, join, empty, raw } = Prisma;
 
@@ -24,12 +23,6 @@ type CustomerRow = {
 export function toCustomer(row: CustomerRow): Customer {
   const birth = row.birthDate instanceof Date ? row.birthDate.toISOString().slice(0, 10) : row.birthDate;
   return { ...row, gender: row.gender as Gender | null, birthDate: birth };
-}
-
-type OrderRow = Omit<Order, 'amount' | 'status'> & { amount: Prisma.Decimal | string; status: string };
-
-export function toOrder(row: OrderRow): Order {
-  return { ...row, amount: String(row.amount), status: row.status as OrderStatus };
 }
 
 const customerColumns = sql`c."id", c."externalId", c."email", c."name", c."gender", c."birthDate", c."country", c."createdAt", c."updatedAt"`;
@@ -186,44 +179,6 @@ export async function statsByCustomerIds(db: Database, ids: readonly string[]): 
 }
 
 export const emptyStats: CustomerStats = { orderCount: 0, totalSpent: '0.00', averageOrderValue: null, firstOrderAt: null, lastOrderAt: null };
-
-const orderColumns = sql`o."id", o."customerId", o."externalId", o."orderedAt", o."amount", o."itemCount", o."currency", o."status"::text AS "status", o."createdAt"`;
-
-/**
- * The newest orders of each customer (orderedAt DESC, id DESC): up to `first + 1` per customer,
- * so the caller can tell whether more follow. `after` positions apply to every customer in the batch.
- */
-export async function ordersByCustomerIds(
-  db: Database,
-  ids: readonly string[],
-  first: number,
-  after: { orderedAt: Date; id: string } | null,
-): Promise<Map<string, Order[]>> {
-  const rows = await db.prisma.$queryRaw<OrderRow[]>`
-    SELECT t."id", t."customerId", t."externalId", t."orderedAt", t."amount", t."itemCount", t."currency", t."status", t."createdAt"
-    FROM (
-      SELECT ${orderColumns},
-             row_number() OVER (PARTITION BY o."customerId" ORDER BY o."orderedAt" DESC, o."id" DESC) AS rn
-      FROM "Order" o
-      WHERE o."customerId" = ANY(${ids}::uuid[])
-      ${after ? sql`AND (o."orderedAt", o."id") < (${after.orderedAt}, ${after.id}::uuid)` : empty}
-    ) t
-    WHERE t.rn <= ${first + 1}
-    ORDER BY t."customerId", t.rn`;
-  const result = new Map<string, Order[]>();
-  for (const row of rows) {
-    const list = result.get(row.customerId) ?? [];
-    list.push(toOrder(row));
-    result.set(row.customerId, list);
-  }
-  return result;
-}
-
-export async function orderCountsByCustomerIds(db: Database, ids: readonly string[]): Promise<Map<string, number>> {
-  const rows = await db.prisma.$queryRaw<{ customerId: string; n: number }[]>`
-    SELECT o."customerId", count(*)::int AS n FROM "Order" o WHERE o."customerId" = ANY(${ids}::uuid[]) GROUP BY o."customerId"`;
-  return new Map(rows.map((r) => [r.customerId, r.n]));
-}
 
 // ---- writes ---------------------------------------------------------------------------------
 

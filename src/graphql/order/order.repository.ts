@@ -1,9 +1,57 @@
+// SQL for orders: the orders of a page of customers, and the idempotent write of recordOrder.
 import { Prisma } from '../../generated/prisma/client.js';
 import type { Database } from '../../db/client.js';
-import { toOrder } from '../customer/customer.repository.js';
 import type { Order, OrderStatus } from './order.type.js';
 
-const { sql } = Prisma;
+const { sql, empty } = Prisma;
+
+type OrderRow = Omit<Order, 'amount' | 'status'> & { amount: Prisma.Decimal | string; status: string };
+
+export function toOrder(row: OrderRow): Order {
+  return { ...row, amount: String(row.amount), status: row.status as OrderStatus };
+}
+
+// ---- reads (DataLoader batch functions: one statement per page) ----------------------------------
+
+const orderColumns = sql`o."id", o."customerId", o."externalId", o."orderedAt", o."amount", o."itemCount", o."currency", o."status"::text AS "status", o."createdAt"`;
+
+/**
+ * The newest orders of each customer (orderedAt DESC, id DESC): up to `first + 1` per customer,
+ * so the caller can tell whether more follow. `after` positions apply to every customer in the batch.
+ */
+export async function ordersByCustomerIds(
+  db: Database,
+  ids: readonly string[],
+  first: number,
+  after: { orderedAt: Date; id: string } | null,
+): Promise<Map<string, Order[]>> {
+  const rows = await db.prisma.$queryRaw<OrderRow[]>`
+    SELECT t."id", t."customerId", t."externalId", t."orderedAt", t."amount", t."itemCount", t."currency", t."status", t."createdAt"
+    FROM (
+      SELECT ${orderColumns},
+             row_number() OVER (PARTITION BY o."customerId" ORDER BY o."orderedAt" DESC, o."id" DESC) AS rn
+      FROM "Order" o
+      WHERE o."customerId" = ANY(${ids}::uuid[])
+      ${after ? sql`AND (o."orderedAt", o."id") < (${after.orderedAt}, ${after.id}::uuid)` : empty}
+    ) t
+    WHERE t.rn <= ${first + 1}
+    ORDER BY t."customerId", t.rn`;
+  const result = new Map<string, Order[]>();
+  for (const row of rows) {
+    const list = result.get(row.customerId) ?? [];
+    list.push(toOrder(row));
+    result.set(row.customerId, list);
+  }
+  return result;
+}
+
+export async function orderCountsByCustomerIds(db: Database, ids: readonly string[]): Promise<Map<string, number>> {
+  const rows = await db.prisma.$queryRaw<{ customerId: string; n: number }[]>`
+    SELECT o."customerId", count(*)::int AS n FROM "Order" o WHERE o."customerId" = ANY(${ids}::uuid[]) GROUP BY o."customerId"`;
+  return new Map(rows.map((r) => [r.customerId, r.n]));
+}
+
+// ---- writes ---------------------------------------------------------------------------------
 
 export interface OrderWrite {
   externalId: string;
