@@ -17,7 +17,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { computeFeatures, computeSequence, FEATURE_COUNT, loadFeatureInputs, SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from '../features/index.js';
 import type { LoadedModel } from '../inference/registry.js';
 import type { ModelRow } from '../inference/tensors.js';
-import { predictedClass, type Scoring } from './scoring.js';
+import type { Scored, Scoring } from './scoring.js';
 
 const { sql, join, empty } = Prisma;
 
@@ -248,15 +248,14 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
   }
 
   const classKeys = model.classes;
-  async function writePage(page: Page, probabilities: Float32Array[]): Promise<void> {
+  async function writePage(page: Page, scored: Scored[]): Promise<void> {
     const t = performance.now();
     const n = page.scoredIds.length;
     const segments = new Array<string>(n);
     const best = new Array<string>(n);
     const perClass = classKeys.map(() => new Array<string>(n));
     for (let i = 0; i < n; i++) {
-      const p = probabilities[i];
-      const k = predictedClass(p);
+      const { probabilities: p, segment: k } = scored[i];
       segments[i] = classKeys[k];
       best[i] = String(p[k]);
       for (let c = 0; c < classKeys.length; c++) perClass[c][i] = String(p[c]);
@@ -310,9 +309,9 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
       // Pipelining: statements 1 and 2 of the next page run while this page is inferred and written.
       if (more && pipelined) next = fetchPage(page.lastId);
       const t = performance.now();
-      const probabilities = page.rows.length ? await scoring.inference.predict(model, page.rows) : [];
+      const decided = await scoring.score(model, page.rows);
       timings.inference += performance.now() - t;
-      await writePage(page, probabilities);
+      await writePage(page, decided);
       scored += page.scoredIds.length;
       pages += 1;
       const elapsedSeconds = (performance.now() - started) / 1000;

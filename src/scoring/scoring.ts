@@ -1,6 +1,8 @@
-// Scoring = features (from the database) → model → probabilities and explanations. Shared by the
-// GraphQL loaders (and batch scoring). Holds the process-wide pieces: inference service,
-// prediction cache, explainers, and the default model and scoring time.
+// Scoring = prediction cache → features (from the database) → batched inference → class rule, and
+// explanations. The one scoring path: the GraphQL loaders (live) and batch scoring both go through
+// `scoreCustomers` / `score`, so a stored score can never be decided by another rule than the API's.
+// Holds the process-wide pieces: inference service, prediction cache, explainers, and the default
+// model and scoring time.
 import type { LoadedModel } from '../inference/registry.js';
 import type { InferenceService } from '../inference/service.js';
 import type { ModelRow } from '../inference/tensors.js';
@@ -9,6 +11,26 @@ import type { Attribution, Explainer } from '../inference/explain/index.js';
 import { SEQUENCE_SOURCES } from '../features/spec.js';
 import { featureInputs, withheldClause, type ExplainedInput } from './explanation.js';
 import { endOfUtcDay } from './as-of.js';
+import { featuresForCustomers, type CustomerFeatures } from '../features/index.js';
+import type { Database } from '../db/client.js';
+
+/** One customer scored by one model: the probabilities (in `model.classes` order) and the decided class. */
+export interface Scored {
+  probabilities: Float32Array;
+  /** Index into `model.classes` chosen by the class rule. */
+  segment: number;
+}
+
+/** Features of a batch of customers at one scoring time, in order; null = no such customer. */
+export type FeatureSource = (customerIds: readonly string[]) => Promise<(CustomerFeatures | null)[]>;
+
+/** The features straight from the database (one statement per call). */
+export function databaseFeatures(db: Pick<Database, 'prisma'>, asOf: Date): FeatureSource {
+  return async (ids) => {
+    const found = await featuresForCustomers(db, ids, asOf);
+    return ids.map((id) => found.get(id) ?? null);
+  };
+}
 
 export interface Explained {
   method: string;
@@ -78,6 +100,52 @@ export class Scoring {
   /** A model's promoted version (default: DEFAULT_MODEL), or the version asked for. */
   model(name?: string | null, version?: string | null): LoadedModel {
     return this.inference.model(name ?? this.defaultModel, version);
+  }
+
+  /** The class rule: live predictions, stored scores and batch scoring all decide with this. */
+  decide(_model: LoadedModel, probabilities: ArrayLike<number>): number {
+    return predictedClass(probabilities);
+  }
+
+  /** Batched inference and the class rule for feature rows, in order (batch scoring's path). */
+  async score(model: LoadedModel, rows: ModelRow[]): Promise<Scored[]> {
+    if (rows.length === 0) return [];
+    const probabilities = await this.inference.predict(model, rows);
+    return probabilities.map((p) => ({ probabilities: p, segment: this.decide(model, p) }));
+  }
+
+  /**
+   * The live path for a batch of customers at one scoring time: cached results first, then one
+   * feature load and one inference call for the rest (cached afterwards). Customers that do not
+   * exist are absent from the map.
+   */
+  async scoreCustomers(model: LoadedModel, ids: readonly string[], asOf: Date, features: FeatureSource): Promise<Map<string, Scored>> {
+    const asOfMs = asOf.getTime();
+    const result = new Map<string, Scored>();
+    const misses: string[] = [];
+    for (const id of ids) {
+      const hit = this.cache.get(id, model.identity, asOfMs);
+      if (hit) result.set(id, { probabilities: hit.probabilities, segment: this.decide(model, hit.probabilities) });
+      else misses.push(id);
+    }
+    if (misses.length > 0) {
+      const rows = await features(misses);
+      const known = misses.filter((_, i) => rows[i] !== null);
+      const scored = await this.score(model, rows.filter((r) => r !== null));
+      known.forEach((id, i) => {
+        this.cache.set(id, model.identity, asOfMs, { probabilities: scored[i].probabilities });
+        result.set(id, scored[i]);
+      });
+    }
+    return result;
+  }
+
+  /** Explanations for a batch of customers at one scoring time; customers that do not exist are absent. */
+  async explainCustomers(model: LoadedModel, ids: readonly string[], asOf: Date, features: FeatureSource): Promise<Map<string, Explained>> {
+    const rows = await features(ids);
+    const known = ids.filter((_, i) => rows[i] !== null);
+    const explained = await this.explain(model, rows.filter((r) => r !== null), asOf);
+    return new Map(known.map((id, i) => [id, explained[i]]));
   }
 
   methodOf(model: LoadedModel): string {

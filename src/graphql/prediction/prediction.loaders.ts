@@ -1,15 +1,16 @@
-// Per-request loaders for predictions. For one (model, scoring time), all customers a request asks
-// about share one feature query and one inference call (merged further across requests by the
-// process-wide micro-batcher). Explanations reuse the same features and are only computed when
-// the field is selected. Cached predictions skip both.
+// Per-request loaders for predictions: the GraphQL adapter of the scoring service
+// (src/scoring/scoring.ts), which owns cache → features → inference → class rule → explanations.
+// For one (model, scoring time), all customers a request asks about share one feature load and one
+// inference call (merged further across requests by the process-wide micro-batcher); explanations
+// reuse the request's features and are only computed when the field is selected.
 import DataLoader from 'dataloader';
 import type { GraphQLError } from 'graphql';
 import { QueueFullError } from '../../inference/batcher.js';
 import { ErrorCode, appError } from '../errors.js';
 import type { Database } from '../../db/client.js';
-import { featuresForCustomers, type CustomerFeatures } from '../../features/index.js';
+import type { CustomerFeatures } from '../../features/index.js';
 import type { LoadedModel } from '../../inference/registry.js';
-import { predictedClass, type Explained, type Scoring } from '../../scoring/scoring.js';
+import { databaseFeatures, type Explained, type FeatureSource, type Scored, type Scoring } from '../../scoring/scoring.js';
 import type { Prediction } from './prediction.type.js';
 
 export interface PredictionLoaders {
@@ -17,17 +18,16 @@ export interface PredictionLoaders {
   explanation(model: LoadedModel, asOf: Date): DataLoader<string, Explained | null>;
 }
 
-export function toPrediction(model: LoadedModel, customerId: string, asOf: Date, probabilities: Float32Array): Prediction {
-  const best = predictedClass(probabilities);
+export function toPrediction(model: LoadedModel, customerId: string, asOf: Date, { probabilities, segment }: Scored): Prediction {
   return {
     customerId,
     loadedModel: model,
     model: model.name,
     modelVersion: model.version,
     asOf,
-    segment: model.classes[best],
-    probability: probabilities[best],
-    segmentProbabilities: model.classes.map((segment, k) => ({ segment, probability: probabilities[k] })),
+    segment: model.classes[segment],
+    probability: probabilities[segment],
+    segmentProbabilities: model.classes.map((key, k) => ({ segment: key, probability: probabilities[k] })),
   };
 }
 
@@ -36,16 +36,20 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
   const predictions = new Map<string, DataLoader<string, Prediction | null>>();
   const explanations = new Map<string, DataLoader<string, Explained | null>>();
 
-  const featureLoader = (asOf: Date) => {
+  // One feature loader per scoring time, shared by predictions and explanations of the request.
+  const featuresAt = (asOf: Date): FeatureSource => {
     let loader = features.get(asOf.getTime());
     if (!loader) {
-      loader = new DataLoader(async (ids) => {
-        const found = await featuresForCustomers(db, ids, asOf);
-        return ids.map((id) => found.get(id) ?? null);
-      });
+      const fromDatabase = databaseFeatures(db, asOf);
+      loader = new DataLoader((ids) => fromDatabase(ids));
       features.set(asOf.getTime(), loader);
     }
-    return loader;
+    const shared = loader;
+    return async (ids) =>
+      (await shared.loadMany(ids)).map((r) => {
+        if (r instanceof Error) throw r;
+        return r;
+      });
   };
 
   // A refusal (inference queue full) refuses the whole request: later loaders of the same request
@@ -65,39 +69,17 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
     }
   };
 
-  const present = async (ids: readonly string[], asOf: Date) => {
-    const rows = await featureLoader(asOf).loadMany(ids);
-    return rows.map((r) => {
-      if (r instanceof Error) throw r;
-      return r;
-    });
-  };
-
   return {
     prediction(model, asOf) {
       const key = `${model.identity}|${asOf.getTime()}`;
       let loader = predictions.get(key);
       if (!loader) {
         loader = new DataLoader(async (ids) => {
-          if (refusal) throw refusal;
-          const asOfMs = asOf.getTime();
-          const result = new Map<string, Prediction>();
-          const misses: string[] = [];
-          for (const id of ids) {
-            const hit = scoring.cache.get(id, model.identity, asOfMs);
-            if (hit) result.set(id, toPrediction(model, id, asOf, hit.probabilities));
-            else misses.push(id);
-          }
-          if (misses.length > 0) {
-            const rows = await present(misses, asOf);
-            const known = misses.filter((_, i) => rows[i] !== null);
-            const probabilities = await unlessRefused(() => scoring.inference.predict(model, rows.filter((r) => r !== null)));
-            known.forEach((id, i) => {
-              scoring.cache.set(id, model.identity, asOfMs, { probabilities: probabilities[i] });
-              result.set(id, toPrediction(model, id, asOf, probabilities[i]));
-            });
-          }
-          return ids.map((id) => result.get(id) ?? null);
+          const scored = await unlessRefused(() => scoring.scoreCustomers(model, ids, asOf, featuresAt(asOf)));
+          return ids.map((id) => {
+            const s = scored.get(id);
+            return s ? toPrediction(model, id, asOf, s) : null;
+          });
         });
         predictions.set(key, loader);
       }
@@ -109,12 +91,8 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
       let loader = explanations.get(key);
       if (!loader) {
         loader = new DataLoader(async (ids) => {
-          if (refusal) throw refusal;
-          const rows = await present(ids, asOf);
-          const known = rows.filter((r) => r !== null);
-          const explained = await unlessRefused(() => scoring.explain(model, known, asOf));
-          let i = 0;
-          return rows.map((r) => (r === null ? null : explained[i++]));
+          const explained = await unlessRefused(() => scoring.explainCustomers(model, ids, asOf, featuresAt(asOf)));
+          return ids.map((id) => explained.get(id) ?? null);
         });
         explanations.set(key, loader);
       }
