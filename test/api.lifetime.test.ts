@@ -7,6 +7,9 @@
 //  - batch scoring stores the 90-day figures; minPredictedClv and PREDICTED_CLV over keyset pages;
 //  - one statement per page, input errors, and the field policy for every role.
 import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../src/demo/seed.js';
 import { createApiKey } from '../src/graphql/auth/api-keys.js';
@@ -357,5 +360,38 @@ describe('derived-data rule for the lifetime fields', () => {
       policy.bi.fields = saved;
     }
     expect(ruleFor('bi', 'Customer', 'lifetime')).toBe('allow');
+  });
+});
+
+describe('a model card without lifetime parameters', () => {
+  let t: TestServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    // The shipped XGBoost model, its card without the `lifetime` section (as cards trained before it).
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cia-lifetime-'));
+    const from = new URL(`../models/${MODEL}/1/`, import.meta.url);
+    const to = path.join(dir, MODEL, '1');
+    await mkdir(to, { recursive: true });
+    for (const f of ['model.onnx', 'features.json', 'golden.json']) await copyFile(new URL(f, from), path.join(to, f));
+    const { lifetime: _dropped, ...older } = card;
+    await writeFile(path.join(to, 'model.json'), JSON.stringify(older, null, 2));
+    t = await startTestServer('pglite', { MODELS_DIR: dir, DEFAULT_MODEL: MODEL });
+    await seedDemo(t.db, { customers: 20, seed: 5, anchor: '2026-01-01' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers null with a LIFETIME_UNAVAILABLE warning, and batch scoring stores no lifetime figures', async () => {
+    const res = (await t.post(JSON.stringify({ query: `{ customers(first: 20) { edges { node { lifetime(asOf: "${asOf}") { pAlive } segment(asOf: "${asOf}") } } } }` }))).json;
+    expect(res.errors).toBeUndefined();
+    expect(res.data.customers.edges.every((e: any) => e.node.lifetime === null && typeof e.node.segment === 'string')).toBe(true);
+    expect(res.extensions.warnings).toEqual([expect.objectContaining({ code: 'LIFETIME_UNAVAILABLE', model: MODEL, version: '1' })]);
+    await scoreCustomers(t.db, t.scoring, { asOf: new Date(asOf) });
+    const rows = await t.db.prisma.customerScore.findMany();
+    expect(rows).toHaveLength(20);
+    expect(rows.every((r) => r.pAlive === null && r.expectedOrders === null && r.predictedClv === null && r.segment)).toBe(true);
   });
 });
