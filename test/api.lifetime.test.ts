@@ -10,7 +10,11 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parse } from 'graphql';
+import { getComplexity } from 'graphql-query-complexity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getSchema } from '../src/graphql/schema.js';
+import { costEstimator } from '../src/server/limits.js';
 import { seedDemo } from '../src/demo/seed.js';
 import { createApiKey } from '../src/graphql/auth/api-keys.js';
 import { policy, ruleFor } from '../src/graphql/auth/policy.js';
@@ -393,5 +397,19 @@ describe('a model card without lifetime parameters', () => {
     const rows = await t.db.prisma.customerScore.findMany();
     expect(rows).toHaveLength(20);
     expect(rows.every((r) => r.pAlive === null && r.expectedOrders === null && r.predictedClv === null && r.segment)).toBe(true);
+  });
+});
+
+describe('the cost of lifetime figures', () => {
+  const costOf = async (query: string, variables: Record<string, unknown> = {}) => {
+    const document = parse(query);
+    return getComplexity({ schema: await getSchema(), query: document, variables, estimators: [costEstimator(100, undefined, document)] });
+  };
+
+  it('is 1 + ceil(horizonDays / 365) per customer, page sizes multiplying (variables too)', async () => {
+    const bare = await costOf('{ customers(first: 100) { edges { node { id } } } }');
+    expect((await costOf('{ customers(first: 100) { edges { node { lifetime { pAlive } } } } }')) - bare).toBe(100 * 2);
+    expect((await costOf('{ customers(first: 100) { edges { node { lifetime(horizonDays: 3650) { pAlive } } } } }')) - bare).toBe(100 * 11);
+    expect((await costOf('query($h: Int!) { customers(first: 100) { edges { node { lifetime(horizonDays: $h) { pAlive } } } } }', { h: 730 })) - bare).toBe(100 * 3);
   });
 });
