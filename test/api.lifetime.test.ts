@@ -202,6 +202,12 @@ describe.each(databaseKinds)('lifetime value on %s', (kind) => {
     expect(before.data.customerByExternalId.lifetime).toBeNull();
   });
 
+  it('shows the parameters it uses in Query.models, as the card states them', async () => {
+    const res = await send(`{ models(name: "${MODEL}") { version lifetime } }`);
+    expect(res.errors).toBeUndefined();
+    expect(res.data.models).toEqual([{ version: '1', lifetime: card.lifetime }]);
+  });
+
   it('costs one statement per page whatever its size, per scoring time', async () => {
     const count = async (first: number) => {
       const before = t.db.queryCount();
