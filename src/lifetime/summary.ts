@@ -7,7 +7,9 @@
 //  - t_x = days from the first occasion's day to the last's;
 //  - T   = from 00:00 UTC of the first occasion's day to the scoring instant itself;
 //  - m   = mean value of the repeat occasions (currency units), null when x = 0;
-// times divided by the card's unit (weeks: 7 days).
+// times divided by the card's unit (weeks: 7 days). The API counts orders up to and including
+// asOf, as the features do (a date alone is the end of that day); the Python fit counted orders
+// strictly before the test cutoff (00:00 UTC): the two differ only for an order at that very instant.
 import type { PaidOrder } from '../features/compute.js';
 import type { RfmSummary } from './btyd.js';
 
