@@ -34,6 +34,7 @@ from segments.data import day_to_ms, load_cdnow, load_interface  # noqa: E402
 from segments.dataset import InsufficientData, build_tables, check_enough_data, rolling_plan  # noqa: E402
 from segments.pipeline import MODEL_NAMES, VERSION, fit_models, next_version, write_model  # noqa: E402
 from segments.metrics import evaluate  # noqa: E402
+from segments.lifetime import currency_of_export, lifetime_card  # noqa: E402
 
 FIXTURE = ROOT / "test" / "fixtures" / "models"
 GOLDEN_AS_OF = "2026-01-01"
@@ -79,8 +80,10 @@ def main(argv=None):
 def run(ap, args, argv):
 
     t_start = time.time()
+    export_dir = None  # where the orders' currency is read for the lifetime section
     if args.smoke:
         ds = load_interface(FIXTURE)
+        export_dir = FIXTURE
         data_end = args.data_end or "2026-04-01"
         plan = rolling_plan(ds, 90, day_to_ms(data_end), n_train_cutoffs=3, min_history_days=60)
     else:
@@ -91,12 +94,14 @@ def run(ap, args, argv):
             print("$ " + " ".join(cmd), flush=True)
             subprocess.run(cmd, cwd=ROOT, check=True)
             ds = load_interface(demo_dir)
+            export_dir = demo_dir
             ds.name = f"demo (npm run demo:export -- --customers {args.demo_customers} --seed {args.demo_seed} --anchor {args.demo_anchor})"
             args.data_end = args.data_end or args.demo_anchor
         elif args.cdnow:
             ds = load_cdnow(args.cdnow)
         elif args.data:
             ds = load_interface(args.data)
+            export_dir = args.data
         else:
             ap.error("one of --demo, --data, --cdnow or --smoke is required")
         if args.source_json:
@@ -136,6 +141,13 @@ def run(ap, args, argv):
         extra["shuffled_labels"] = True
     source = json.loads(Path(args.source_json).read_text()) if args.source_json else None
     baselines = {"majority": fitted["majority"], "rfm": fitted["rfm"]}
+    # Lifetime value (BG/NBD + Gamma-Gamma), one fit per training run, in every card it writes.
+    currency = (source or {}).get("currency") or (currency_of_export(export_dir) if export_dir else None) or (
+        "USD" if args.cdnow else None)
+    extra["lifetime"] = lifetime_card(ds, plan, currency)
+    lt = extra["lifetime"]
+    print(f"lifetime: BG/NBD r={lt['r']:.4f} alpha={lt['alpha']:.4f} a={lt['a']:.4f} b={lt['b']:.4f}; "
+          f"Gamma-Gamma p={lt['p']:.4f} q={lt['q']:.4f} v={lt['v']:.4f} ({lt['customers']} training customers)", flush=True)
     result = {"out": str(out), "seconds": None, "models": {}}
     for k in kinds:
         name = MODEL_NAMES[k]

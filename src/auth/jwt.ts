@@ -108,24 +108,25 @@ export class JwtVerifier {
  * which answers null).
  */
 export class ShopperTokens {
-  private readonly ids: LRUCache<string, { id: string | null }>;
+  /** null when AUTH_CACHE_TTL_SECONDS=0: every request looks the customer up, as keys do then. */
+  private readonly ids: LRUCache<string, { id: string | null }> | null;
 
   constructor(
     readonly verifier: JwtVerifier,
     private readonly findCustomerId: (externalId: string) => Promise<string | null>,
     ttlSeconds: number,
   ) {
-    this.ids = new LRUCache({ max: 100_000, ttl: Math.max(1, ttlSeconds) * 1000 });
+    this.ids = ttlSeconds > 0 ? new LRUCache({ max: 100_000, ttl: ttlSeconds * 1000 }) : null;
   }
 
   async authenticate(token: string): Promise<{ ok: true; principal: Principal } | { ok: false; reason: 'invalid' | 'expired' | 'unavailable' }> {
     const outcome = await this.verifier.verify(token);
     if (!outcome.ok) return outcome;
     const externalId = outcome.customerExternalId;
-    let entry = this.ids.get(externalId);
+    let entry = this.ids?.get(externalId);
     if (!entry) {
       entry = { id: await this.findCustomerId(externalId) };
-      this.ids.set(externalId, entry);
+      this.ids?.set(externalId, entry);
     }
     return {
       ok: true,

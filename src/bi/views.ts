@@ -76,6 +76,10 @@ export const views: View[] = [
       col('asOf', 'as_of', 'StoredScore.asOf', 'timestamptz'),
       col('scoredAt', 'scored_at', 'StoredScore.scoredAt', 'timestamptz'),
       col('runId', 'run_id', 'ScoreRunInfo.id', 'int'),
+      // Lifetime figures (90 days), derived from the orders: the policy of their sources applies.
+      col('pAlive', 'p_alive', 'StoredScore.pAlive', 'float8'),
+      col('expectedOrders', 'expected_orders_90d', 'StoredScore.expectedOrders', 'float8'),
+      col('predictedClv', 'predicted_clv_90d', 'StoredScore.predictedClv', 'float8'),
     ],
   },
   {

@@ -18,6 +18,12 @@ import { computeFeatures, computeSequence, FEATURE_COUNT, loadFeatureInputs, SEQ
 import type { LoadedModel } from '../inference/registry.js';
 import type { ModelRow } from '../inference/tensors.js';
 import type { Scored, Scoring } from './scoring.js';
+import { lifetimeFigures } from '../lifetime/btyd.js';
+import { lifetimeParams } from '../lifetime/card.js';
+import { occasionsOf, rfmSummary } from '../lifetime/summary.js';
+
+/** Horizon of the stored lifetime figures (CustomerScore.expectedOrders / predictedClv). */
+export const STORED_LIFETIME_HORIZON_DAYS = 90;
 
 const { sql, join, empty } = Prisma;
 
@@ -131,6 +137,10 @@ interface Page {
   /** Customers that still existed when their features were read (statement 2), in page order. */
   scoredIds: string[];
   rows: ModelRow[];
+  /** Lifetime figures per scored customer, as text for SQL (null: no card parameters or no paid order). */
+  pAlive: (string | null)[];
+  expectedOrders: (string | null)[];
+  predictedClv: (string | null)[];
 }
 
 export async function scoreCustomers(db: Database, scoring: Scoring, options: ScoreOptions = {}): Promise<ScoreSummary> {
@@ -209,6 +219,8 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
   const featureCount = model.layout.featureCount;
   if (featureCount !== FEATURE_COUNT) throw new Error(`${model.name}: expects ${featureCount} features, the service computes ${FEATURE_COUNT}`);
   const sequenceSize = SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH;
+  // BG/NBD + Gamma-Gamma parameters of this model version's card (null: the lifetime columns stay null).
+  const lifetime = lifetimeParams(model.card);
 
   async function fetchPage(after: string | null): Promise<Page> {
     let t = performance.now();
@@ -219,7 +231,7 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
             ORDER BY c."id" LIMIT ${pageSize}) p`;
     timings.pageIdsSql += performance.now() - t;
     const ids = joined ? joined.split(',') : [];
-    if (ids.length === 0) return { ids, lastId: null, scoredIds: [], rows: [] };
+    if (ids.length === 0) return { ids, lastId: null, scoredIds: [], rows: [], pAlive: [], expectedOrders: [], predictedClv: [] };
     t = performance.now();
     let sqlMs = 0;
     const inputs = await loadFeatureInputs(db, ids, asOf, { onQuery: (info) => (sqlMs = info.milliseconds) });
@@ -229,6 +241,9 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
     const sequences = model.layout.sequence ? new Float32Array(inputs.size * sequenceSize) : null;
     const scoredIds: string[] = [];
     const rows: ModelRow[] = [];
+    const pAlive: (string | null)[] = [];
+    const expectedOrders: (string | null)[] = [];
+    const predictedClv: (string | null)[] = [];
     for (const id of ids) {
       const input = inputs.get(id);
       if (!input) continue; // deleted since statement 1
@@ -242,9 +257,14 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
       }
       scoredIds.push(id);
       rows.push(row);
+      const occ = lifetime ? occasionsOf(input.paidOrders, asOfMs) : null;
+      const f = occ && lifetime ? lifetimeFigures(lifetime.bgnbd, lifetime.gammaGamma, lifetime.unitDays, rfmSummary(occ, asOfMs, lifetime.unitDays), STORED_LIFETIME_HORIZON_DAYS) : null;
+      pAlive.push(f ? String(f.pAlive) : null);
+      expectedOrders.push(f ? String(f.expectedOrders) : null);
+      predictedClv.push(f ? String(f.predictedClv) : null);
     }
     timings.featureCompute += performance.now() - t - sqlMs;
-    return { ids, lastId: ids[ids.length - 1], scoredIds, rows };
+    return { ids, lastId: ids[ids.length - 1], scoredIds, rows, pAlive, expectedOrders, predictedClv };
   }
 
   const classKeys = model.classes;
@@ -274,15 +294,19 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
            AND "lastCustomerId" IS NOT DISTINCT FROM ${run.lastCustomerId}::uuid
         RETURNING "id"
       )
-      INSERT INTO "CustomerScore" AS s ("customerId", "model", "modelVersion", "segment", "probability", "probabilities", "asOf", "scoredAt", "runId")
+      INSERT INTO "CustomerScore" AS s ("customerId", "model", "modelVersion", "segment", "probability", "probabilities", "asOf", "scoredAt", "runId",
+                                        "pAlive", "expectedOrders", "predictedClv")
       SELECT u.id::uuid, ${model.name}, ${model.version}, u.segment, u.probability::float8,
-             jsonb_build_object(${probabilitiesJson}), ${asOfIso}::timestamptz, now(), run."id"
-      FROM run, unnest(${page.scoredIds}::text[], ${segments}::text[], ${best}::text[], ${classArrays})
-           AS u(id, segment, probability, ${Prisma.raw(classColumns)})
+             jsonb_build_object(${probabilitiesJson}), ${asOfIso}::timestamptz, now(), run."id",
+             u.p_alive::float8, u.expected_orders::float8, u.predicted_clv::float8
+      FROM run, unnest(${page.scoredIds}::text[], ${segments}::text[], ${best}::text[], ${classArrays},
+                       ${page.pAlive}::text[], ${page.expectedOrders}::text[], ${page.predictedClv}::text[])
+           AS u(id, segment, probability, ${Prisma.raw(classColumns)}, p_alive, expected_orders, predicted_clv)
       ON CONFLICT ("customerId", "model") DO UPDATE SET
         "modelVersion" = EXCLUDED."modelVersion", "segment" = EXCLUDED."segment", "probability" = EXCLUDED."probability",
         "probabilities" = EXCLUDED."probabilities", "asOf" = EXCLUDED."asOf", "scoredAt" = EXCLUDED."scoredAt",
-        "runId" = EXCLUDED."runId"`;
+        "runId" = EXCLUDED."runId", "pAlive" = EXCLUDED."pAlive", "expectedOrders" = EXCLUDED."expectedOrders",
+        "predictedClv" = EXCLUDED."predictedClv"`;
     timings.writes += performance.now() - t;
     if (written !== n) {
       throw new ScoreRunConflictError(

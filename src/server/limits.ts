@@ -24,7 +24,8 @@ const limitError = (limit: LimitName, max: number, message: string) =>
 /**
  * Cost model: a scalar costs 0, an object field 1, a field with a page size `first` costs 1 plus
  * `first` (its default: DEFAULT_PAGE_SIZE) times its selection, `totalCount` 1 (a COUNT query),
- * `segment`/`probability`/`segmentProbabilities` 1 per customer. A prediction and an explanation
+ * `segment`/`probability`/`segmentProbabilities` 1 per customer, `lifetime` 1 + ⌈horizonDays / 365⌉
+ * per customer (2 at the default 90 days). A prediction and an explanation
  * cost what their model's method costs per customer (ExplanationPricing, below). So
  * `customers(first: 1000) { edges { node { stats { orderCount } orders(first: 5) { edges { node { id } } } } } }`
  * costs 1 + 1000 × 14.
@@ -110,6 +111,8 @@ export function costEstimator(defaultPageSize: number, pricing: ExplanationPrici
       own = price.prediction + explanationsIn(node.selectionSet, fragments) * price.explanation;
     }
     if (key === 'Prediction.explanation') own = 0;
+    // Lifetime: its row of the page's order statement, plus one E[Y(t)] series per 30-day step of the CLV.
+    if (key === 'Customer.lifetime') own = 1 + Math.ceil((typeof args.horizonDays === 'number' && args.horizonDays > 0 ? Math.min(args.horizonDays, 3650) : 90) / 365);
     if (field.args.some((a) => a.name === 'first')) {
       const first = typeof args.first === 'number' && args.first >= 0 ? args.first : defaultPageSize;
       return own + first * childComplexity;

@@ -6,19 +6,10 @@
 // feature's sources (src/features/spec.ts); this table says which fields of the policy hold them.
 import type { FeatureSource } from '../../features/spec.js';
 import type { Role } from '../../auth/principal.js';
-import { ruleFor } from './policy.js';
+import { ruleFor, sourceFields } from './policy.js';
 
-/**
- * The policy keys (`Type.field`) through which each source can be read. A value derived from a
- * source is visible only when every key is `allow` for the caller's role. Orders are readable
- * one by one (`Customer.orders`) and as aggregates (`Customer.stats`); both must be allowed.
- */
-export const sourceFields: Readonly<Record<FeatureSource, readonly string[]>> = {
-  orders: ['Customer.orders', 'Customer.stats'],
-  createdAt: ['Customer.createdAt'],
-  birthDate: ['Customer.birthDate'],
-  gender: ['Customer.gender'],
-};
+/** The policy keys through which each source can be read (defined beside the policy). */
+export { sourceFields };
 
 /** True when `role` may read every field holding `source` (masked or guarded fields do not count). */
 export function mayReadSource(role: Role, source: FeatureSource): boolean {

@@ -24,6 +24,11 @@ export class CustomerFilter {
   minProbability?: number | null;
   @Field(() => Float, { nullable: true, description: 'Stored probability of the stored segment, inclusive (0–1). Customers without a stored score never match.' })
   maxProbability?: number | null;
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Stored predicted lifetime value over 90 days (StoredScore.predictedClv of the `scoreModel`), inclusive, in the card\'s currency. Customers without one never match.',
+  })
+  minPredictedClv?: number | null;
 }
 
 export enum CustomerSortField {
@@ -33,12 +38,16 @@ export enum CustomerSortField {
   TOTAL_SPENT = 'TOTAL_SPENT',
   LAST_ORDER_AT = 'LAST_ORDER_AT',
   PROBABILITY = 'PROBABILITY',
+  PREDICTED_CLV = 'PREDICTED_CLV',
 }
 registerEnumType(CustomerSortField, {
   name: 'CustomerSortField',
   valuesConfig: {
     PROBABILITY: {
       description: 'Stored probability of the stored segment (CustomerScore of `scoreModel`); customers without a stored score come last in either direction.',
+    },
+    PREDICTED_CLV: {
+      description: 'Stored 90-day predicted lifetime value (StoredScore.predictedClv of `scoreModel`); customers without one come last in either direction.',
     },
   },
 });

@@ -49,7 +49,7 @@ const statsJoin = sql`LEFT JOIN LATERAL (
 
 type SortColumn = { expr: Prisma.Sql; type: CursorValueType; needsStats: boolean; needsScore?: boolean };
 
-const sortColumns: Record<Exclude<CustomerSortField, CustomerSortField.PROBABILITY>, SortColumn> = {
+const sortColumns: Record<Exclude<CustomerSortField, CustomerSortField.PROBABILITY | CustomerSortField.PREDICTED_CLV>, SortColumn> = {
   [CustomerSortField.CREATED_AT]: { expr: sql`c."createdAt"`, type: 'timestamptz', needsStats: false },
   [CustomerSortField.EXTERNAL_ID]: { expr: sql`c."externalId"`, type: 'text', needsStats: false },
   [CustomerSortField.ORDER_COUNT]: { expr: sql`s.order_count`, type: 'int', needsStats: true },
@@ -60,7 +60,7 @@ const sortColumns: Record<Exclude<CustomerSortField, CustomerSortField.PROBABILI
 
 /** A forged cursor whose sort value PostgreSQL cannot read as the ordering's type never reaches the database. */
 export function isValidSortValue(field: CustomerSortField, value: string | null): boolean {
-  return isValidCursorValue(sortColumn(field, false, null).type, value);
+  return isValidCursorValue(sortColumn(field, false, null, false).type, value);
 }
 
 /**
@@ -68,7 +68,18 @@ export function isValidSortValue(field: CustomerSortField, value: string | null)
  * has one and the (model, [segment,] probability, customerId) indexes serve the order; with a left
  * join, customers without a stored score come last in either direction (±Infinity).
  */
-function sortColumn(field: CustomerSortField, desc: boolean, scoreJoin: 'inner' | 'left' | null): SortColumn {
+function sortColumn(field: CustomerSortField, desc: boolean, scoreJoin: 'inner' | 'left' | null, clvFiltered: boolean): SortColumn {
+  if (field === CustomerSortField.PREDICTED_CLV) {
+    // Nullable even for customers with a stored score (a card without lifetime parameters, a
+    // customer without paid orders): those come last in either direction, unless the
+    // minPredictedClv filter already left them out (then the (model, predictedClv, customerId) index serves the order).
+    const expr = clvFiltered
+      ? sql`cs."predictedClv"`
+      : desc
+        ? sql`coalesce(cs."predictedClv", '-Infinity'::float8)`
+        : sql`coalesce(cs."predictedClv", 'Infinity'::float8)`;
+    return { expr, type: 'float8', needsStats: false, needsScore: true };
+  }
   if (field !== CustomerSortField.PROBABILITY) return sortColumns[field];
   const expr =
     scoreJoin === 'inner'
@@ -101,6 +112,7 @@ function filterConditions(filter: CustomerFilter | null | undefined): { conditio
   if (f.segment != null) scoreConditions.push(sql`cs."segment" = ${f.segment}`);
   if (f.minProbability != null) scoreConditions.push(sql`cs."probability" >= ${String(f.minProbability)}::float8`);
   if (f.maxProbability != null) scoreConditions.push(sql`cs."probability" <= ${String(f.maxProbability)}::float8`);
+  if (f.minPredictedClv != null) scoreConditions.push(sql`cs."predictedClv" >= ${String(f.minPredictedClv)}::float8`);
   return {
     conditions: [...conditions, ...scoreConditions, ...statsConditions],
     needsStats: statsConditions.length > 0,
@@ -126,7 +138,7 @@ export async function listCustomers(
 ): Promise<{ rows: { customer: Customer; sortValue: string | null }[]; hasNextPage: boolean }> {
   const desc = args.orderBy.direction === SortDirection.DESC;
   const { conditions, needsStats, needsScore } = filterConditions(args.filter);
-  const sort = sortColumn(args.orderBy.field, desc, needsScore ? 'inner' : 'left');
+  const sort = sortColumn(args.orderBy.field, desc, needsScore ? 'inner' : 'left', args.filter?.minPredictedClv != null);
   const joinScores = needsScore ? scoreJoin('inner', args.scoreModel) : sort.needsScore ? scoreJoin('left', args.scoreModel) : empty;
   if (args.after) {
     const cmp = raw(desc ? '<' : '>');

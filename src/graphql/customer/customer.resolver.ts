@@ -8,6 +8,7 @@ import { cursorInstant, decodeCursor, encodeCursor, pageSize } from '../common/c
 import { uuid } from '../common/ids.js';
 import * as check from '../common/validate.js';
 import { ErrorCode, appError, badInput } from '../errors.js';
+import { ruleFor } from '../auth/policy.js';
 import { OrderConnection } from '../order/order.type.js';
 import { CustomerFilter, CustomerOrderBy, CustomerSortField, SortDirection, UpsertCustomerInput } from './customer.input.js';
 import { countCustomers, isValidSortValue, listCustomers, upsertCustomer, type CustomerWrite } from './customer.repository.js';
@@ -29,6 +30,18 @@ function checkFilter(filter: CustomerFilter | null | undefined, scoreModel: Load
   for (const field of ['minProbability', 'maxProbability'] as const) {
     const p = filter?.[field];
     if (p != null && !(p >= 0 && p <= 1)) throw badInput(`filter.${field}`, 'must be between 0 and 1');
+  }
+  if (filter?.minPredictedClv != null && !Number.isFinite(filter.minPredictedClv)) throw badInput('filter.minPredictedClv', 'must be a finite number');
+}
+
+/**
+ * A filter or an ordering on a stored lifetime value reveals it (an oracle): allowed only to a role
+ * that may read the value itself (StoredScore.predictedClv, derived from the orders).
+ */
+function checkLifetimeReadable(ctx: Context, filter: CustomerFilter | null | undefined, order: CustomerOrderBy): void {
+  const used = filter?.minPredictedClv != null ? 'filter.minPredictedClv' : order.field === CustomerSortField.PREDICTED_CLV ? 'orderBy.field' : null;
+  if (used && ruleFor(ctx.principal.role, 'StoredScore', 'predictedClv') !== 'allow') {
+    throw appError(ErrorCode.FORBIDDEN, `Not allowed for this credential: ${used} (StoredScore.predictedClv)`, { field: used });
   }
 }
 
@@ -57,7 +70,7 @@ export class CustomerResolver {
     @Arg('orderBy', () => CustomerOrderBy, { nullable: true }) orderBy: CustomerOrderBy | null,
     @Arg('scoreModel', () => String, {
       nullable: true,
-      description: 'Model whose stored scores (`npm run score`) the `segment`/`minProbability`/`maxProbability` filters and the PROBABILITY ordering use. Default: DEFAULT_MODEL.',
+      description: 'Model whose stored scores (`npm run score`) the `segment`/`minProbability`/`maxProbability`/`minPredictedClv` filters and the PROBABILITY/PREDICTED_CLV orderings use. Default: DEFAULT_MODEL.',
     })
     scoreModel: string | null,
     @Ctx() ctx: Context,
@@ -66,13 +79,17 @@ export class CustomerResolver {
     const model = scoreModelOf(ctx, scoreModel);
     checkFilter(filter, model);
     const order = orderBy ?? defaultOrder;
-    // A PROBABILITY cursor belongs to one model's scores.
-    const sortKey = order.field === CustomerSortField.PROBABILITY ? `${order.field}:${order.direction}:${model.name}` : `${order.field}:${order.direction}`;
+    checkLifetimeReadable(ctx, filter, order);
+    // A PROBABILITY or PREDICTED_CLV cursor belongs to one model's scores (and a CLV cursor to whether
+    // minPredictedClv is given: it decides where customers without a value sort).
+    const scoreSort = order.field === CustomerSortField.PROBABILITY || order.field === CustomerSortField.PREDICTED_CLV;
+    const clvFiltered = order.field === CustomerSortField.PREDICTED_CLV && filter?.minPredictedClv != null ? ':clv' : '';
+    const sortKey = scoreSort ? `${order.field}:${order.direction}:${model.name}${clvFiltered}` : `${order.field}:${order.direction}`;
     const position = after ? decodeCursor(after, sortKey) : null;
     if (position && !isValidSortValue(order.field, position.value)) {
       throw appError(ErrorCode.INVALID_CURSOR, 'after: malformed cursor', { field: 'after' });
     }
-    const usesScores = order.field === CustomerSortField.PROBABILITY || filter?.segment != null || filter?.minProbability != null || filter?.maxProbability != null;
+    const usesScores = scoreSort || filter?.segment != null || filter?.minProbability != null || filter?.maxProbability != null || filter?.minPredictedClv != null;
     const [{ rows, hasNextPage }, scores] = await Promise.all([
       listCustomers(ctx.db, { filter, orderBy: order, first: size, after: position, scoreModel: model.name }),
       usesScores ? storedScoresState(ctx.db.prisma, model.name, model.version) : null,

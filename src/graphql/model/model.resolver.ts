@@ -39,6 +39,7 @@ function info(ctx: Context, m: LoadedModel): ModelInfo {
     executionProvider: m.provider,
     explanationMethod: ctx.scoring.methodOf(m),
     loadedAt: m.loadedAt,
+    lifetime: (m.card.lifetime ?? null) as Record<string, unknown> | null,
   };
 }
 

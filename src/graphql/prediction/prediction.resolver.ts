@@ -10,14 +10,14 @@ import { badInput } from '../errors.js';
 import { modelFor } from '../model/pin.js';
 import { Explanation, Prediction, SegmentProbability } from './prediction.type.js';
 
-const asOfDescription = 'Scoring time: features use orders up to this instant; a date alone means the end of that UTC day. Default: SCORING_AS_OF, else the end of the current UTC day.';
+export const asOfDescription = 'Scoring time: features use orders up to this instant; a date alone means the end of that UTC day. Default: SCORING_AS_OF, else the end of the current UTC day.';
 const MAX_TOP = 100;
 
 function modelOf(ctx: Context, name: string | null | undefined, version?: string | null): LoadedModel {
   return modelFor(ctx, name, version);
 }
 
-function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
+export function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
   if (asOf && (asOf.getTime() < 0 || asOf.getTime() > Date.now() + 366 * 86_400_000)) {
     throw badInput('asOf', 'must be between 1970 and one year from now');
   }

@@ -78,4 +78,9 @@ export class ModelInfo {
   @Field(() => String, { description: 'ONNX Runtime execution provider in use: cuda or cpu.' }) executionProvider!: string;
   @Field(() => String, { description: 'How explanations are computed.' }) explanationMethod!: string;
   @Field(() => GraphQLDateTimeISO) loadedAt!: Date;
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'The card\'s lifetime parameters (BG/NBD r, alpha, a, b; Gamma-Gamma p, q, v; unit_days, calibration period, customers, currency) that Customer.lifetime uses with this version; null when the card has none.',
+  })
+  lifetime!: Record<string, unknown> | null;
 }

@@ -13,7 +13,7 @@ type ScoreRow = Omit<StoredScore, 'segmentProbabilities'> & { customerId: string
 export async function scoresByCustomerIds(db: Database, model: string, classes: readonly string[], ids: readonly string[]): Promise<Map<string, StoredScore>> {
   const rows = await db.prisma.$queryRaw<ScoreRow[]>`
     SELECT cs."customerId"::text AS "customerId", cs."model", cs."modelVersion", cs."segment", cs."probability",
-           cs."probabilities", cs."asOf", cs."scoredAt"
+           cs."probabilities", cs."asOf", cs."scoredAt", cs."pAlive", cs."expectedOrders", cs."predictedClv"
     FROM "CustomerScore" cs
     WHERE cs."model" = ${model} AND cs."customerId" = ANY(${ids}::uuid[])`;
   const result = new Map<string, StoredScore>();

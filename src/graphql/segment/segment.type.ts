@@ -11,6 +11,12 @@ export class StoredScore {
   @Field(() => [SegmentProbability], { description: 'Every segment of the model, in model-card order.' }) segmentProbabilities!: SegmentProbability[];
   @Field(() => GraphQLDateTimeISO, { description: 'Scoring time: features used orders up to this instant.' }) asOf!: Date;
   @Field(() => GraphQLDateTimeISO, { description: 'When the score was written.' }) scoredAt!: Date;
+  @Field(() => Float, { nullable: true, description: 'P(alive) at asOf (BG/NBD with the lifetime parameters of the card of `modelVersion`; see Customer.lifetime). Null when that card has none, the customer had no paid order, or the score predates lifetime figures.' })
+  pAlive!: number | null;
+  @Field(() => Float, { nullable: true, description: 'Expected purchase occasions in the 90 days after asOf (Customer.lifetime(horizonDays: 90).expectedOrders at the time of scoring).' })
+  expectedOrders!: number | null;
+  @Field(() => Float, { nullable: true, description: 'Predicted lifetime value over the 90 days after asOf, undiscounted, in the card\'s currency (Customer.lifetime(horizonDays: 90).predictedClv at the time of scoring).' })
+  predictedClv!: number | null;
 }
 
 @ObjectType({ description: 'Stored scores of one segment.' })
