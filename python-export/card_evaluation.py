@@ -9,7 +9,9 @@ Rebuilds the demo data exactly as `train.py --demo` does (`npm run demo:export -
 --seed 42 --anchor 2026-01-01`), the same rolling plan and held-out split, runs each ONNX file with
 onnxruntime-node (src/models/predict-rows.ts: the runtime the API serves it with), and refuses to
 write unless the result reproduces the card's own held-out confusion matrix and accuracy: that proves
-the rows are the held-out customers the card's metrics describe. Only the "evaluation" key changes.
+the rows are the held-out customers the card's metrics describe. Only the "evaluation" key changes,
+and "baselines" is added when the card has none: the same held-out metrics of the majority-class and
+RFM-rules baselines, fitted on the card's training rows exactly as train.py does for new versions.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from segments.data import day_to_ms, load_interface  # noqa: E402
 from segments.dataset import build_tables, rolling_plan, sequences_for  # noqa: E402
 from segments.features import FEATURES, SEQ_LEN  # noqa: E402
 from segments.metrics import evaluate  # noqa: E402
-from segments.pipeline import card_evaluation  # noqa: E402
+from segments.pipeline import card_evaluation, fit_models  # noqa: E402
 
 DEMO = {"customers": 10000, "seed": 42, "anchor": "2026-01-01"}
 
@@ -72,6 +74,8 @@ def main(argv=None):
     seq, mask = sequences_for(ds, test, SEQ_LEN)
     seqs = [seq[i, :int(mask[i].sum())].tolist() for i in range(len(test))]
     print(f"held-out: {len(y)} customers at {tables.plan.describe()['test_cutoff']}", flush=True)
+    fitted = fit_models(ds, tables, ["rfm", "majority"], log=lambda *_: None)
+    baselines = {k: evaluate(y, fitted[k]["proba_test"]) for k in ("majority", "rfm")}
     for card_file in sorted(models.glob(f"*/{args.version}/model.json")):
         card = json.loads(card_file.read_text())
         if card.get("smoke"):
@@ -95,6 +99,7 @@ def main(argv=None):
         if args.dry_run:
             continue
         card["evaluation"] = evaluation
+        card.setdefault("baselines", baselines)
         card_file.write_text(json.dumps(card, indent=2) + ("\n" if card_file.read_text().endswith("\n") else ""))
         print(f"  wrote {card_file} (evaluation)")
 
