@@ -1,6 +1,7 @@
 // Stored scores (CustomerScore, written by batch scoring) through GraphQL over real HTTP on each
 // database: equal to the live prediction, score filters and PROBABILITY ordering with keyset
 // cursors against a JavaScript reference, segmentSummary, errors and statements per page.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../src/demo/seed.js';
 import { scoreCustomers } from '../src/scoring/batch.js';
@@ -250,6 +251,17 @@ describe.each(databaseKinds)('stored scores in the API on %s', (kind) => {
     }
     // The run of beforeAll: all 240 customers, whatever their scores are now.
     expect(runs[2].segments!.reduce((a, g) => a + g.count, 0)).toBe(240);
+
+    // The migration's backfill (for runs finished before the mix was recorded) rebuilds the mix of a
+    // finished run whose scores are all still stored, and of no other.
+    const migration = readFileSync('prisma/migrations/20261129204910_score_run_segments/migration.sql', 'utf8');
+    const backfill = migration.slice(migration.indexOf('INSERT INTO "ScoreRunSegment"'));
+    await t.db.prisma.$executeRawUnsafe('DELETE FROM "ScoreRunSegment"');
+    await t.db.prisma.$executeRawUnsafe(backfill);
+    const rebuilt = (await t.gql(ScoringRunsDocument, { last: 3, finished: true })).data!.scoringRuns;
+    expect(rebuilt[0].segments).toEqual(runs[0].segments);
+    expect(rebuilt[1].segments).toBeNull();
+    expect(rebuilt[2].segments).toBeNull();
 
     for (const last of [0, 101]) {
       const bad = await t.gql(ScoringRunsDocument, { last });
