@@ -5,19 +5,23 @@
 // against the real server: seeded demo data, batch scores, real API keys with AUTH_MODE=required.
 // Every number the pages show is compared with what the API answers for the same question.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedDemo } from '../src/demo/seed.js';
 import { createApiKey } from '../src/auth/api-keys.js';
-import { getSchema } from '../src/graphql/schema.js';
+import type { LoadedModel } from '../src/inference/registry.js';
+import type { ModelRow } from '../src/inference/tensors.js';
 import { scoreCustomers } from '../src/scoring/batch.js';
 import { adminDistDir } from '../src/server/admin.js';
 import { axe, buildAdminBundle, chromiumAvailable, launchBrowser, type Browser } from './helpers/browser.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const asOf = '2026-06-30T23:59:59.999Z';
+/** An earlier batch-scoring run, so the overview has a mix over more than one run. */
+const earlierAsOf = '2026-03-31T23:59:59.999Z';
 const CUSTOMERS = 260;
 const BUDGET_GZIP_BYTES = 400 * 1024;
 
@@ -60,10 +64,23 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
     expect(serious, `${name}: ${JSON.stringify(serious, null, 1)}`).toEqual([]);
   }
 
+  let modelsDir: string;
+
   beforeAll(async () => {
     buildAdminBundle();
-    t = await startTestServer('pglite', { AUTH_MODE: 'required', SCORING_AS_OF: asOf, MAX_PAGE_SIZE: '100' });
+    // The shipped models, plus a real candidate: xgboost-segment version 2, a copy of version 1 (the
+    // same ONNX file) whose card records a failed quality gate, so it is loaded but not promoted.
+    modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cia-admin-models-'));
+    fs.cpSync('models', modelsDir, { recursive: true });
+    const v2 = path.join(modelsDir, 'xgboost-segment', '2');
+    fs.cpSync(path.join(modelsDir, 'xgboost-segment', '1'), v2, { recursive: true });
+    const card = JSON.parse(fs.readFileSync(path.join(v2, 'model.json'), 'utf8'));
+    card.version = '2';
+    card.gate = { passed: false, criterion: 'browser test', reasons: ['a copy of version 1 for the browser test, recorded as failing the gate so that it stays a candidate'] };
+    fs.writeFileSync(path.join(v2, 'model.json'), JSON.stringify(card, null, 2));
+    t = await startTestServer('pglite', { AUTH_MODE: 'required', SCORING_AS_OF: asOf, MAX_PAGE_SIZE: '100', MODELS_DIR: modelsDir });
     await seedDemo(t.db, { customers: CUSTOMERS, seed: 7, anchor: '2026-06-30' });
+    await scoreCustomers(t.db, t.scoring, { asOf: new Date(earlierAsOf), pageSize: 100 });
     await scoreCustomers(t.db, t.scoring, { asOf: new Date(asOf), pageSize: 100 });
     keys.admin = (await createApiKey(t.db, { role: 'admin', name: 'browser test admin' })).key;
     keys.bi = (await createApiKey(t.db, { role: 'bi', name: 'browser test bi' })).key;
@@ -74,6 +91,7 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await t?.close();
+    if (modelsDir) fs.rmSync(modelsDir, { recursive: true, force: true });
     if (Object.keys(timings).length) {
       console.log(`time to interactive (ms, ${CUSTOMERS} demo customers): ${Object.entries(timings).map(([k, v]) => `${k} ${v}`).join(', ')}`);
       console.log(`axe: ${Object.entries(axeReport).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
@@ -141,7 +159,25 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
     for (const [i, x] of s.segments.entries()) {
       expect(rows[i]!.shown).toEqual([x.count.toLocaleString('en-US'), `${(x.share * 100).toFixed(1)} %`, x.meanProbability === null ? '—' : x.meanProbability.toFixed(3)]);
     }
+    // The mix over past runs: the API's scoringRuns, run by run and segment by segment.
+    const { scoringRuns } = await api('{ scoringRuns(last: 12, finished: true) { id asOf segments { segment count } } }');
+    expect(scoringRuns.length).toBe(2);
+    expect(scoringRuns[1].asOf).toBe(earlierAsOf);
+    const runRows = await page.$$eval('[data-testid=run-mix-table] tbody tr', (trs) =>
+      trs.map((tr) => ({ id: Number(tr.getAttribute('data-run')), segments: [...tr.querySelectorAll('td[data-segment]')].map((td) => ({ segment: td.getAttribute('data-segment'), count: Number(td.getAttribute('data-count')) })) })),
+    );
+    expect(runRows).toEqual(scoringRuns.map((r: any) => ({ id: r.id, segments: r.segments })));
+    expect(await page.getByTestId('run-mix-chart').count()).toBe(1);
+
+    // Calibration and confusion matrix: the evaluation stored with the served version.
+    const { models } = await api('{ models { name version status evaluation { confusion { matrix } calibration { classes { segment bins { count } } } } } }');
+    const served = models.find((m: any) => m.name === 'xgboost-segment' && m.status === 'promoted');
     await page.waitForSelector('table.confusion');
+    const cells = await page.$$eval('table.confusion tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => Number(td.textContent))));
+    expect(cells).toEqual(served.evaluation.confusion.matrix);
+    const bins = await page.$$eval('[data-testid=calibration-table] tbody tr', (trs) => trs.map((tr) => ({ segment: tr.getAttribute('data-segment'), count: Number(tr.getAttribute('data-count')) })));
+    expect(bins).toEqual(served.evaluation.calibration.classes.flatMap((c: any) => c.bins.map((b: any) => ({ segment: c.segment, count: b.count }))));
+    expect(await page.getByTestId('calibration').locator('svg').count()).toBeGreaterThan(0);
     await expectAccessible(page, 'overview');
 
     // From the keyboard: Tab reaches the navigation, Enter follows it, focus lands on the new heading.
@@ -251,46 +287,94 @@ describe.skipIf(!chromiumAvailable)('admin dashboard in Chromium', () => {
 
     await open(page, '/admin/models', '[data-testid=model-table] tbody tr', 'models');
     await expectAccessible(page, 'models');
+    // bi sees the candidate and its verdict, but no promotion; the API refuses bi as well.
+    const candidate = page.locator('[data-testid=model-table] tr[data-model="xgboost-segment"][data-version="2"]');
+    expect(await candidate.getAttribute('data-status')).toBe('candidate');
+    expect(await candidate.getByTestId('gate').textContent()).toContain('failed');
     expect(await page.getByTestId('promote').count()).toBe(0);
     expect(await page.getByText('Promoting a model version is for admin keys.').count()).toBe(1);
+    const refused = await t.post(JSON.stringify({ query: 'mutation { promoteModel(name: "xgboost-segment", version: "2") { status } }' }), { authorization: `Bearer ${keys.bi}` });
+    expect(refused.json.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api('{ models(name: "xgboost-segment") { version status } }')).models).toEqual([
+      { version: '1', status: 'promoted' },
+      { version: '2', status: 'candidate' },
+    ]);
     expect(page.problems).toEqual([]);
     await page.close();
   });
 
-  it('admin: promotion asks for confirmation and is done (when the API has promoteModel)', async () => {
-    const hasPromote = Boolean((await getSchema()).getMutationType()?.getFields().promoteModel);
-    const page = await browser.newPage();
-    await signIn(page, keys.admin);
-    await open(page, '/admin/models', '[data-testid=model-table] tbody tr', 'models (admin)');
-    const rows = await page.$$eval('[data-testid=model-table] tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-model')));
-    const { models } = await api('{ models { name version } }');
-    expect(rows).toEqual(models.map((m: any) => m.name));
-    if (!hasPromote) {
-      // This API has no promoteModel: the page offers no promotion at all.
-      expect(await page.getByTestId('promote').count()).toBe(0);
-    } else if ((await page.getByTestId('promote').count()) === 0) {
-      // Every loaded version is already promoted: nothing to promote, but the action column is there
-      // for admins, and the API refuses bi.
-      expect(await page.getByRole('columnheader', { name: 'Action' }).count()).toBe(1);
-      const refused = await t.post(JSON.stringify({ query: `mutation { promoteModel(name: "${models[0].name}", version: "${models[0].version}") { __typename } }` }), { authorization: `Bearer ${keys.bi}` });
-      expect(refused.json.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-      console.warn('promotion: no candidate version is loaded, so the confirm-and-promote click was not exercised');
-    } else {
-      const button = page.getByTestId('promote').first();
-      const row = button.locator('xpath=ancestor::tr');
-      const name = (await row.getAttribute('data-model'))!;
-      const version = (await row.getAttribute('data-version'))!;
+  it('admin: a batch-scoring run shows live progress; promoting the candidate asks for confirmation, Escape cancels, Promote does it', async () => {
+    // A real run of logistic-segment, held before its second page's inference, so the page sees it running.
+    const inference = t.scoring.inference;
+    const predict = inference.predict.bind(inference);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let pagesOfRun = 0;
+    inference.predict = async (m: LoadedModel | string, rows: ModelRow[]) => {
+      if (typeof m !== 'string' && m.name === 'logistic-segment' && rows.length > 1 && ++pagesOfRun === 2) await held;
+      return predict(m, rows);
+    };
+    const run = scoreCustomers(t.db, t.scoring, { model: 'logistic-segment', asOf: new Date(asOf), pageSize: 100, pipeline: false });
+    try {
+      await vi.waitFor(async () => expect((await t.db.prisma.scoreRun.findFirst({ where: { model: 'logistic-segment' } }))?.customersScored).toBe(100), { timeout: 60_000, interval: 100 });
+      const page = await browser.newPage();
+      await signIn(page, keys.admin);
+      await open(page, '/admin/models', '[data-testid=model-table] tbody tr', 'models (admin)');
+      const progress = page.locator('.run[data-model="logistic-segment"]');
+      expect(await progress.getAttribute('data-status')).toBe('running');
+      expect(await progress.getAttribute('data-scored')).toBe('100');
+      expect(await progress.locator('progress').getAttribute('value')).toBe('100');
+      release();
+      expect((await run).outcome).toBe('finished');
+      // No reload: the page polls while the run runs.
+      await expect.poll(() => progress.getAttribute('data-status'), { timeout: 30_000 }).toBe('finished');
+      expect(await progress.getAttribute('data-scored')).toBe(String(CUSTOMERS));
+
+      // The rows are the API's versions, with its statuses, metrics and verdicts.
+      const { models } = await api('{ models { name version status metrics gate } }');
+      const rows = await page.$$eval('[data-testid=model-table] tbody tr', (trs) => trs.map((tr) => ({ name: tr.getAttribute('data-model'), version: tr.getAttribute('data-version'), status: tr.getAttribute('data-status') })));
+      expect(rows).toEqual(models.map((m: any) => ({ name: m.name, version: m.version, status: m.status })));
+      for (const m of models) {
+        const row = page.locator(`[data-testid=model-table] tr[data-model="${m.name}"][data-version="${m.version}"]`);
+        expect((await row.getByTestId('log-loss').textContent())!.startsWith(m.metrics.log_loss.toFixed(3))).toBe(true);
+        if (m.gate) expect(await row.getByTestId('gate').textContent()).toContain(m.gate.passed ? 'passed' : 'failed');
+      }
+
+      // Exactly the versions that are not promoted can be promoted: here the candidate.
+      const buttons = page.getByTestId('promote');
+      expect(await buttons.count()).toBe(models.filter((m: any) => m.status !== 'promoted').length);
+      const button = page.getByRole('button', { name: 'Promote xgboost-segment version 2' });
+      await button.focus();
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      expect(await dialog.textContent()).toContain('failed the quality gate');
+      await expectAccessible(page, 'models (promotion dialog)');
+      // Focus starts on Cancel; Escape closes without promoting.
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      expect((await api('{ models(name: "xgboost-segment") { version status } }')).models.find((m: any) => m.version === '2').status).toBe('candidate');
+
       await button.click();
-      await page.getByRole('dialog').waitFor();
-      const promoted = page.waitForResponse((r) => (r.request().postData() ?? '').includes('promoteModel') && (r.request().postData() ?? '').includes(version));
+      await dialog.waitFor();
+      const promoted = page.waitForResponse((r) => (r.request().postData() ?? '').includes('PromoteModel'));
       await page.getByTestId('confirm-promote').click();
       expect((await promoted).status()).toBe(200);
-      await page.getByTestId('promote-notice').waitFor();
-      const after = await api('{ models { name version status } }');
-      expect(after.models.find((m: any) => m.name === name && m.version === version).status).toBe('promoted');
+      expect(await page.getByTestId('promote-notice').textContent()).toBe('xgboost-segment 2 is now promoted.');
+      const after = await api('{ models(name: "xgboost-segment") { version status } }');
+      expect(after.models).toEqual([
+        { version: '1', status: 'retired' },
+        { version: '2', status: 'promoted' },
+      ]);
+      await expect.poll(() => page.locator('tr[data-model="xgboost-segment"][data-version="2"]').getAttribute('data-status')).toBe('promoted');
+      expect(page.problems).toEqual([]);
+      await page.close();
+    } finally {
+      release();
+      inference.predict = predict;
+      await run.catch(() => {});
     }
-    expect(page.problems).toEqual([]);
-    await page.close();
   });
 
   it('GraphiQL runs a query with the key from its key field, at /graphiql and for browsers at /graphql', async () => {

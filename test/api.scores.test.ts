@@ -1,11 +1,14 @@
 // Stored scores (CustomerScore, written by batch scoring) through GraphQL over real HTTP on each
 // database: equal to the live prediction, score filters and PROBABILITY ordering with keyset
 // cursors against a JavaScript reference, segmentSummary, errors and statements per page.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../src/demo/seed.js';
 import { scoreCustomers } from '../src/scoring/batch.js';
 import {
+  ModelEvaluationsDocument,
   ScoredCustomersPageDocument,
+  ScoringRunsDocument,
   SegmentSummaryDocument,
   StoredVersusLiveDocument,
   type CustomerFilter,
@@ -194,5 +197,76 @@ describe.each(databaseKinds)('stored scores in the API on %s', (kind) => {
     const for10 = await count(10);
     expect(await count(200)).toBe(for10);
     expect(for10).toBeLessThanOrEqual(4); // the page, the scores, the count, the stored scores' freshness
+  });
+
+  it('serves each model version\'s stored evaluation: confusion matrix = the card\'s held-out metrics, calibration bins covering every customer', async () => {
+    const res = await t.gql(ModelEvaluationsDocument, {});
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.models.length).toBeGreaterThan(0);
+    for (const m of res.data!.models) {
+      const ev = m.evaluation!;
+      expect(ev, `${m.name} ${m.version}`).not.toBeNull();
+      const metrics = m.metrics as { n: number; confusion_matrix: number[][]; per_class: Record<string, { support: number }> };
+      expect(ev.customers).toBe(metrics.n);
+      expect(ev.confusion.classes).toEqual(m.classes.map((c) => c.key));
+      expect(ev.confusion.matrix).toEqual(metrics.confusion_matrix);
+      expect(ev.calibration.classes.map((c) => c.segment)).toEqual(m.classes.map((c) => c.key));
+      for (const c of ev.calibration.classes) {
+        expect(c.bins.reduce((a, b) => a + b.count, 0)).toBe(metrics.n);
+        // Observed frequencies times bin sizes add up to the class's held-out support.
+        expect(Math.round(c.bins.reduce((a, b) => a + (b.observed ?? 0) * b.count, 0))).toBe(metrics.per_class[c.segment].support);
+        for (const b of c.bins) {
+          if (b.count === 0) expect(b).toMatchObject({ meanPredicted: null, observed: null });
+          else expect(b.meanPredicted!).toBeGreaterThanOrEqual(b.lower), expect(b.meanPredicted!).toBeLessThanOrEqual(b.upper);
+        }
+      }
+    }
+  });
+
+  it('records the segment mix of every finished scoring run, so past runs keep theirs after the next run overwrites the scores', async () => {
+    const mixNow = async () => {
+      const rows = await t.db.prisma.customerScore.groupBy({ by: ['segment'], where: { model: MODEL }, _count: { _all: true }, _avg: { probability: true } });
+      return new Map(rows.map((r) => [r.segment, { count: r._count._all, mean: r._avg.probability! }]));
+    };
+    const first = await scoreCustomers(t.db, t.scoring, { asOf: new Date('2025-09-30T23:59:59.999Z'), pageSize: 70 });
+    expect(first).toMatchObject({ outcome: 'finished', scored: 240 });
+    const mixFirst = await mixNow();
+    const second = await scoreCustomers(t.db, t.scoring, { asOf: new Date('2025-06-30T23:59:59.999Z'), pageSize: 70 });
+    expect(second).toMatchObject({ outcome: 'finished', scored: 240 });
+    const mixSecond = await mixNow();
+    expect([...mixSecond]).not.toEqual([...mixFirst]); // a quarter earlier, another mix
+
+    const res = await t.gql(ScoringRunsDocument, { last: 3, finished: true });
+    expect(res.errors).toBeUndefined();
+    const runs = res.data!.scoringRuns;
+    expect(runs.map((r) => r.id)).toEqual([second.runId, first.runId, runs[2].id]);
+    expect(runs.every((r) => r.status === 'finished' && r.model === MODEL)).toBe(true);
+    for (const [run, mix] of [[runs[0], mixSecond], [runs[1], mixFirst]] as const) {
+      expect(run.segments!.map((g) => g.segment)).toEqual(['lapsing', 'active', 'high_value'].filter((k) => mix.has(k)));
+      for (const g of run.segments!) {
+        expect(g.count).toBe(mix.get(g.segment)!.count);
+        expect(g.share).toBeCloseTo(mix.get(g.segment)!.count / 240, 12);
+        expect(g.meanProbability!).toBeCloseTo(mix.get(g.segment)!.mean, 9);
+      }
+    }
+    // The run of beforeAll: all 240 customers, whatever their scores are now.
+    expect(runs[2].segments!.reduce((a, g) => a + g.count, 0)).toBe(240);
+
+    // The migration's backfill (for runs finished before the mix was recorded) rebuilds the mix of a
+    // finished run whose scores are all still stored, and of no other.
+    const migration = readFileSync('prisma/migrations/20261129204910_score_run_segments/migration.sql', 'utf8');
+    const backfill = migration.slice(migration.indexOf('INSERT INTO "ScoreRunSegment"'));
+    await t.db.prisma.$executeRawUnsafe('DELETE FROM "ScoreRunSegment"');
+    await t.db.prisma.$executeRawUnsafe(backfill);
+    const rebuilt = (await t.gql(ScoringRunsDocument, { last: 3, finished: true })).data!.scoringRuns;
+    expect(rebuilt[0].segments).toEqual(runs[0].segments);
+    expect(rebuilt[1].segments).toBeNull();
+    expect(rebuilt[2].segments).toBeNull();
+
+    for (const last of [0, 101]) {
+      const bad = await t.gql(ScoringRunsDocument, { last });
+      expect(bad.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'last' });
+    }
+    expect(codes(await t.gql(ScoringRunsDocument, { model: 'nope' }))).toEqual(['BAD_USER_INPUT']);
   });
 });

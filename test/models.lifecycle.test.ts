@@ -119,6 +119,11 @@ pgOnly('model versions: train from the database, gate, promotion without restart
     expect(Object.keys(card.baselines).sort()).toEqual(['majority', 'rfm']);
     expect(card.gate.passed).toBe(true);
     expect(card.metrics_held_out.log_loss).toBeLessThan(card.baselines.majority.log_loss);
+    // The evaluation served to the dashboard: confusion matrix = the held-out metrics', bins over every held-out customer.
+    expect(card.evaluation.confusion.matrix).toEqual(card.metrics_held_out.confusion_matrix);
+    for (const bins of Object.values(card.evaluation.calibration.classes) as { count: number }[][]) {
+      expect(bins.reduce((a, b) => a + b.count, 0)).toBe(card.metrics_held_out.n);
+    }
 
     // Promotion seen by the running server (it polls every second), without a restart.
     const switched = await eventually(async () => ((await served('xgboost-segment')).version === '2' ? Date.now() : undefined), 'the switch to version 2');
@@ -129,13 +134,14 @@ pgOnly('model versions: train from the database, gate, promotion without restart
         `(MODELS_POLL_SECONDS=1; seen by a client ${switched - trainedAt} ms after \`npm run train\` exited)`,
     );
 
-    const { data } = await gql(`{ models(name: "xgboost-segment") { version status isDefault horizonDays classes { key definition threshold } baselines gate } }`);
+    const { data } = await gql(`{ models(name: "xgboost-segment") { version status isDefault horizonDays classes { key definition threshold } baselines gate evaluation { customers confusion { matrix } } } }`);
     const [v1, v2] = data.models;
     expect([v1.version, v1.status, v1.isDefault, v2.version, v2.status, v2.isDefault]).toEqual(['1', 'retired', false, '2', 'promoted', true]);
     const threshold = card.high_value_threshold.value as number;
     expect(v2.classes.find((c: { key: string }) => c.key === 'high_value').definition).toBe(`spends at least €${threshold.toFixed(2)} in the next 90 days`);
     expect(v1.classes.find((c: { key: string }) => c.key === 'high_value').definition).toBe('spends at least $201.58 in the next 90 days');
     expect(v2.baselines.rfm.log_loss).toBe(card.baselines.rfm.log_loss);
+    expect(v2.evaluation).toEqual({ customers: card.metrics_held_out.n, confusion: { matrix: card.metrics_held_out.confusion_matrix } });
 
     // The cache never serves version 1's numbers under version 2: the default now equals an explicit
     // version 2 prediction, and differs from version 1's (still reachable by name).

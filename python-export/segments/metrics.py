@@ -51,6 +51,41 @@ def evaluate(y, p) -> dict:
     return out
 
 
+CALIBRATION_BINS = 10
+
+
+def evaluation_summary(y, p, bins=CALIBRATION_BINS) -> dict:
+    """The card's "evaluation" key: what the API serves for a calibration plot and a confusion matrix.
+
+    calibration: per class, one-vs-rest reliability over `bins` equal-width bins of the predicted
+    probability of that class ([lo, hi), the last bin closed): rows, mean predicted probability and
+    observed frequency of the class (null for an empty bin). confusion: rows = actual class,
+    columns = predicted (argmax) class, in class order."""
+    y = np.asarray(y)
+    p = np.asarray(p, np.float64)
+    labels = list(range(len(CLASSES)))
+    edges = np.linspace(0, 1, bins + 1)
+    per_class = {}
+    for c, key in enumerate(CLASSES):
+        pc = p[:, c]
+        rows = []
+        for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+            m = (pc >= lo) & ((pc < hi) if b < bins - 1 else (pc <= hi))
+            n = int(m.sum())
+            rows.append({"lower": round(float(lo), 6), "upper": round(float(hi), 6), "count": n,
+                         "mean_predicted": float(pc[m].mean()) if n else None,
+                         "observed": float((y[m] == c).mean()) if n else None})
+        per_class[key] = rows
+    return {
+        "customers": int(len(y)),
+        "calibration": {"method": f"one-vs-rest reliability: {bins} equal-width bins of each class's predicted "
+                                  "probability; observed = share of the bin's customers whose actual class it is",
+                        "bins": bins, "classes": per_class},
+        "confusion": {"classes": list(CLASSES), "rows": "actual", "columns": "predicted (most probable class)",
+                      "matrix": confusion_matrix(y, p.argmax(axis=1), labels=labels).tolist()},
+    }
+
+
 def paired_bootstrap(y, pa, pb, seed, n=1000) -> dict:
     """Mean per-row log-loss difference a - b with a 95% percentile bootstrap interval."""
     y = np.asarray(y)

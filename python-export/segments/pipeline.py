@@ -18,7 +18,7 @@ from .data import DAY_MS, Dataset, ms_to_iso
 from .dataset import Tables, sequences_for
 from .features import FEATURES, SEQ_FEATURES, SEQ_LEN, SPEC, SPEC_PATH, compute_features, compute_sequences
 from .labels import CLASSES, HIGH_VALUE_QUANTILE
-from .metrics import MajorityClass, RFMRules, evaluate, quality_gate
+from .metrics import MajorityClass, RFMRules, evaluate, evaluation_summary, quality_gate
 
 MODEL_NAMES = {"xgboost": "xgboost-segment", "logistic": "logistic-segment", "transformer": "transformer-segment"}
 VERSION = "1"  # the shipped (demo) version; training from a database writes the next free version
@@ -126,6 +126,15 @@ def next_version(out_dir: Path, name: str) -> str:
     return str(max(versions, default=0) + 1)
 
 
+def card_evaluation(y_test, proba_test, plan, produced_by: str | None = None) -> dict:
+    """The card's "evaluation" key (calibration bins and confusion matrix on the held-out customers),
+    served by the API as ModelInfo.evaluation."""
+    return {"held_out": f"held-out customers (never trained on) at the test cutoff {ms_to_iso(plan.test_cutoff)}, "
+                        f"labels from the following {plan.horizon_days} days",
+            **({"produced_by": produced_by} if produced_by else {}),
+            **evaluation_summary(y_test, proba_test)}
+
+
 def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, golden_dir: Path,
                 golden_as_of: str, golden_ids, seed: int, command: str, extra_card=None, log=print,
                 version: str = VERSION, baselines: dict | None = None, training_extra: dict | None = None):
@@ -220,6 +229,7 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
             "transformer": "Tabular NaN replaced by the training median (graph constant) as for the logistic model; sequences use the mask input.",
         }[kind],
         "metrics_held_out": metrics,
+        "evaluation": card_evaluation(y_test, res["proba_test"], plan),
         **({"baselines": baseline_metrics, "gate": gate} if gate else {}),
         "training_seconds": round(res["seconds"], 2),
         "seeds": {"model": seed, "split_salt": "segments-v1"},

@@ -67,6 +67,28 @@ def test_smoke_training_end_to_end(tmp_path):
         assert card["smoke"] is True
         assert card["training_data"]["sources"][0]["sha256"]
         assert 0 <= card["metrics_held_out"]["accuracy"] <= 1
+        _check_evaluation(card)
         golden = json.loads((out / name / "1" / "golden.json").read_text())
         assert len(golden["customers"]) == 20
         onnx.checker.check_model(onnx.load_from_string(b))
+
+
+def _check_evaluation(card):
+    """The card's "evaluation" (served as ModelInfo.evaluation) agrees with its own held-out metrics."""
+    ev = card["evaluation"]
+    n = card["metrics_held_out"]["n"]
+    assert ev["customers"] == n
+    assert ev["confusion"]["matrix"] == card["metrics_held_out"]["confusion_matrix"]
+    assert ev["confusion"]["classes"] == [c["key"] for c in sorted(card["classes"], key=lambda c: c["index"])]
+    for key, bins in ev["calibration"]["classes"].items():
+        assert sum(b["count"] for b in bins) == n, key
+        assert bins[0]["lower"] == 0 and bins[-1]["upper"] == 1
+        # Rows of the class over all bins = the class's support.
+        support = card["metrics_held_out"]["per_class"][key]["support"]
+        assert round(sum(b["observed"] * b["count"] for b in bins if b["count"])) == support, key
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_card_evaluation(name):
+    _, card, _ = _load(name)
+    _check_evaluation(card)

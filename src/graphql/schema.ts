@@ -10,7 +10,7 @@ import { OrderResolver } from './order/order.resolver.js';
 import { ModelResolver } from './model/model.resolver.js';
 import { CustomerPredictionResolver, PredictionResolver } from './prediction/prediction.resolver.js';
 import { CustomerLifetimeResolver } from './lifetime/lifetime.resolver.js';
-import { CustomerScoreResolver, SegmentSummaryResolver } from './segment/segment.resolver.js';
+import { CustomerScoreResolver, ScoreRunResolver, SegmentSummaryResolver } from './segment/segment.resolver.js';
 
 /** The committed SDL; a test fails when the code's schema drifts from it. */
 export const schemaFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
@@ -19,7 +19,7 @@ let built: Promise<GraphQLSchema> | undefined;
 
 /** Built once per process. Input checks live in the resolvers (they need config and the database). */
 export function getSchema(): Promise<GraphQLSchema> {
-  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver, CustomerPredictionResolver, PredictionResolver, CustomerLifetimeResolver, ModelResolver, CustomerScoreResolver, SegmentSummaryResolver, ViewerResolver], validate: false }).then(
+  built ??= buildSchema({ resolvers: [CustomerResolver, OrderResolver, CustomerPredictionResolver, PredictionResolver, CustomerLifetimeResolver, ModelResolver, CustomerScoreResolver, SegmentSummaryResolver, ScoreRunResolver, ViewerResolver], validate: false }).then(
     // Field-level authorization (src/graphql/auth/policy.ts) on every field.
     applyFieldPolicy,
   );

@@ -356,7 +356,18 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
   }
   await next?.catch(() => {});
   if (outcome === 'finished') {
-    await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'finished', "finishedAt" = now(), "updatedAt" = now() WHERE "id" = ${run.id} AND "status" = 'running'`;
+    // The run's segment mix is recorded with its end ("ScoreRunSegment"): "CustomerScore" keeps only
+    // each customer's latest score, so the next run would erase it. One statement: finished ⇔ recorded.
+    await prisma.$executeRaw`
+      WITH done AS (
+        UPDATE "ScoreRun" SET "status" = 'finished', "finishedAt" = now(), "updatedAt" = now()
+         WHERE "id" = ${run.id} AND "status" = 'running'
+        RETURNING "id"
+      )
+      INSERT INTO "ScoreRunSegment" ("runId", "segment", "count", "meanProbability")
+      SELECT done."id", cs."segment", count(*)::int, avg(cs."probability")
+      FROM done JOIN "CustomerScore" cs ON cs."runId" = done."id" AND cs."model" = ${model.name}
+      GROUP BY done."id", cs."segment"`;
   } else {
     await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'interrupted', "updatedAt" = now() WHERE "id" = ${run.id} AND "status" = 'running'`;
   }

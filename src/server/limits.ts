@@ -117,6 +117,11 @@ export function costEstimator(defaultPageSize: number, pricing: ExplanationPrici
       const first = typeof args.first === 'number' && args.first >= 0 ? args.first : defaultPageSize;
       return own + first * childComplexity;
     }
+    // Query.scoringRuns(last): a list of that many runs.
+    if (field.args.some((a) => a.name === 'last')) {
+      const last = typeof args.last === 'number' && args.last >= 0 ? args.last : 10;
+      return own + last * childComplexity;
+    }
     return own + childComplexity;
   };
 }

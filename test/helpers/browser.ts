@@ -1,14 +1,13 @@
 // Debian's Chromium driven by playwright-core (no browser download: `npx playwright install` cannot
 // work offline). One browser per test file; each page is its own tab, and so its own
-// sessionStorage (its own signed-in user). axe-core is injected from node_modules.
+// sessionStorage (its own signed-in user). Accessibility: @axe-core/playwright.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-const require = createRequire(import.meta.url);
 
 /** TEST_CHROMIUM names the browser; when it is set, a missing browser fails the run instead of skipping. */
 export const chromiumPath = process.env.TEST_CHROMIUM || '/usr/bin/chromium';
@@ -65,20 +64,17 @@ export interface AxeViolation {
   id: string;
   impact: string | null;
   help: string;
-  nodes: { target: string[] }[];
+  nodes: { target: unknown[] }[];
 }
 
-const axeSource = fs.readFileSync(require.resolve('axe-core'), 'utf8');
-
-/** Runs axe-core in the page; returns the serious and critical violations (and a count of all). */
+/**
+ * Runs axe-core in the page through @axe-core/playwright (WCAG 2.x A and AA rules and best
+ * practices); returns the serious and critical violations (and a count of all). axe is evaluated
+ * through the DevTools protocol, so the pages' Content-Security-Policy (script-src 'self') stays on.
+ */
 export async function axe(page: Page): Promise<{ serious: AxeViolation[]; all: number }> {
-  // Evaluated through the DevTools protocol, not added as a <script>: the pages' Content-Security-
-  // Policy (script-src 'self') rightly refuses inline scripts, and this way it stays on in tests.
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe.run();
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
-  });
+  const result = await new AxeBuilder({ page }).analyze();
+  const violations: AxeViolation[] = result.violations.map((v) => ({ id: v.id, impact: v.impact ?? null, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target as unknown[] })) }));
   return { serious: violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), all: violations.length };
 }
 

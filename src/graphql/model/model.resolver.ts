@@ -7,6 +7,7 @@ import { assertVersionExists, PromotionError, readPromotions, recordPromotion } 
 import type { Context } from '../context.type.js';
 import { badInput } from '../errors.js';
 import { ModelInfo } from '../prediction/prediction.type.js';
+import { modelEvaluation } from './evaluation.type.js';
 
 function info(ctx: Context, m: LoadedModel): ModelInfo {
   const registry = ctx.scoring.inference.registry;
@@ -32,6 +33,7 @@ function info(ctx: Context, m: LoadedModel): ModelInfo {
       })),
     features: m.featureNames,
     metrics: (m.card.metrics_held_out ?? {}) as Record<string, unknown>,
+    evaluation: modelEvaluation(m.card),
     baselines: (m.card.baselines ?? {}) as Record<string, unknown>,
     gate: (m.card.gate ?? null) as Record<string, unknown> | null,
     trainingData: (m.card.training_data ?? {}) as Record<string, unknown>,

@@ -1,6 +1,7 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { GraphQLDateTimeISO, GraphQLJSONObject } from 'graphql-scalars';
 import type { LoadedModel } from '../../inference/registry.js';
+import { ModelEvaluation } from '../model/evaluation.type.js';
 
 @ObjectType({ description: 'Probability of one segment.' })
 export class SegmentProbability {
@@ -75,6 +76,8 @@ export class ModelInfo {
   @Field(() => [SegmentClass]) classes!: SegmentClass[];
   @Field(() => [String], { description: 'Ordered input features.' }) features!: string[];
   @Field(() => GraphQLJSONObject, { description: 'Held-out metrics from the model card.' }) metrics!: Record<string, unknown>;
+  @Field(() => ModelEvaluation, { nullable: true, description: 'Calibration bins and confusion matrix on the held-out customers, stored with the version (card key "evaluation"); null on cards without one.' })
+  evaluation!: ModelEvaluation | null;
   @Field(() => String, { description: 'ONNX Runtime execution provider in use: cuda or cpu.' }) executionProvider!: string;
   @Field(() => String, { description: 'How explanations are computed.' }) explanationMethod!: string;
   @Field(() => GraphQLDateTimeISO) loadedAt!: Date;

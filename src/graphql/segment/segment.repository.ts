@@ -59,9 +59,38 @@ export async function segmentAggregates(sql: SqlClient, model: string): Promise<
 
 export async function lastScoreRun(sql: SqlClient, model: string): Promise<ScoreRunInfo | null> {
   const [row] = await sql.$queryRaw<ScoreRunInfo[]>`
-    SELECT "id", "modelVersion", "asOf", "status", "customersScored", "startedAt", "updatedAt", "finishedAt"
+    SELECT "id", "model", "modelVersion", "asOf", "status", "customersScored", "startedAt", "updatedAt", "finishedAt"
     FROM "ScoreRun" WHERE "model" = ${model} ORDER BY "id" DESC LIMIT 1`;
   return row ?? null;
+}
+
+/** The latest `last` scoring runs of a model, newest first. One statement. */
+export async function scoreRuns(sql: SqlClient, model: string, last: number, finishedOnly: boolean): Promise<ScoreRunInfo[]> {
+  return sql.$queryRaw<ScoreRunInfo[]>`
+    SELECT "id", "model", "modelVersion", "asOf", "status", "customersScored", "startedAt", "updatedAt", "finishedAt"
+    FROM "ScoreRun" WHERE "model" = ${model} AND (NOT ${finishedOnly} OR "status" = 'finished')
+    ORDER BY "id" DESC LIMIT ${last}`;
+}
+
+export interface RunSegmentRow {
+  runId: number;
+  segment: string;
+  count: number;
+  meanProbability: number;
+}
+
+/** The segment mix recorded at the end of each of these runs ("ScoreRunSegment"). One statement. */
+export async function runSegments(sql: SqlClient, runIds: readonly number[]): Promise<Map<number, RunSegmentRow[]>> {
+  const rows = await sql.$queryRaw<RunSegmentRow[]>`
+    SELECT "runId", "segment", "count", "meanProbability" FROM "ScoreRunSegment"
+    WHERE "runId" = ANY(${runIds}::int[]) ORDER BY "runId", "segment"`;
+  const out = new Map<number, RunSegmentRow[]>();
+  for (const r of rows) {
+    const list = out.get(r.runId) ?? [];
+    list.push(r);
+    out.set(r.runId, list);
+  }
+  return out;
 }
 
 export interface StoredScoresState {
@@ -86,7 +115,7 @@ export async function storedScoresState(sql: SqlClient, model: string, servedVer
            count(*) FILTER (WHERE cs."modelVersion" <> ${servedVersion})::int AS "stale",
            (SELECT count(*)::int FROM "Customer") AS "total",
            EXISTS (SELECT 1 FROM "ScoreRun" r WHERE r."model" = ${model} AND r."modelVersion" = ${servedVersion} AND r."status" = 'finished') AS "finished",
-           (SELECT to_jsonb(r) FROM (SELECT "id", "modelVersion", "asOf", "status", "customersScored", "startedAt", "updatedAt", "finishedAt"
+           (SELECT to_jsonb(r) FROM (SELECT "id", "model", "modelVersion", "asOf", "status", "customersScored", "startedAt", "updatedAt", "finishedAt"
                                      FROM "ScoreRun" WHERE "model" = ${model} AND "modelVersion" = ${servedVersion} ORDER BY "id" DESC LIMIT 1) r) AS "latest"
     FROM "CustomerScore" cs WHERE cs."model" = ${model}`;
   const raw = counts.latest;

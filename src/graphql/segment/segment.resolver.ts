@@ -2,13 +2,14 @@
 // Query.segmentSummary (a model's segment distribution and score freshness).
 import DataLoader from 'dataloader';
 import { modelFor } from '../model/pin.js';
-import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
 import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
 import { addWarning } from '../common/warnings.js';
-import { lastScoreRun, scoresByCustomerIds, segmentAggregates, storedScoresState } from './segment.repository.js';
-import { SegmentSummary, StoredScore } from './segment.type.js';
+import { badInput } from '../errors.js';
+import { lastScoreRun, runSegments, scoreRuns, scoresByCustomerIds, segmentAggregates, storedScoresState, type RunSegmentRow } from './segment.repository.js';
+import { ScoreRunInfo, SegmentShare, SegmentSummary, StoredScore } from './segment.type.js';
 
 function modelOf(ctx: Context, name: string | null | undefined): LoadedModel {
   return modelFor(ctx, name);
@@ -79,5 +80,54 @@ export class SegmentSummaryResolver {
       scoringInProgress: state.running !== null,
       note: state.note,
     };
+  }
+}
+
+export const MAX_SCORING_RUNS = 100;
+
+const runSegmentLoaders = new WeakMap<Context, DataLoader<number, RunSegmentRow[] | null>>();
+
+function runSegmentLoader(ctx: Context): DataLoader<number, RunSegmentRow[] | null> {
+  let loader = runSegmentLoaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader(async (ids) => {
+      const found = await runSegments(ctx.db.prisma, ids);
+      return ids.map((id) => found.get(id) ?? null);
+    });
+    runSegmentLoaders.set(ctx, loader);
+  }
+  return loader;
+}
+
+@Resolver(() => ScoreRunInfo)
+export class ScoreRunResolver {
+  @Query(() => [ScoreRunInfo], {
+    description: `The latest batch-scoring runs of a model (default: DEFAULT_MODEL), newest first, with the segment mix each finished run wrote: how the mix moved over time. At most ${MAX_SCORING_RUNS}.`,
+  })
+  scoringRuns(
+    @Arg('model', () => String, { nullable: true }) model: string | null,
+    @Arg('last', () => Int, { defaultValue: 10, description: `How many runs (1–${MAX_SCORING_RUNS}).` }) last: number,
+    @Arg('finished', () => Boolean, { defaultValue: false, description: 'Only runs that finished (the ones with a recorded segment mix).' }) finished: boolean,
+    @Ctx() ctx: Context,
+  ): Promise<ScoreRunInfo[]> {
+    if (!Number.isInteger(last) || last < 1 || last > MAX_SCORING_RUNS) throw badInput('last', `must be from 1 to ${MAX_SCORING_RUNS} (got ${last})`);
+    const m = modelOf(ctx, model);
+    return scoreRuns(ctx.db.prisma, m.name, last, finished);
+  }
+
+  @FieldResolver(() => [SegmentShare], {
+    nullable: true,
+    description:
+      'The segment mix this run wrote (count, share of the run\'s customers, mean probability), recorded when it finished (table "ScoreRunSegment"); null for a run that has not finished, or finished before the mix was recorded.',
+  })
+  async segments(@Root() run: ScoreRunInfo, @Ctx() ctx: Context): Promise<SegmentShare[] | null> {
+    const rows = await runSegmentLoader(ctx).load(run.id);
+    if (!rows) return null;
+    const total = rows.reduce((s, r) => s + r.count, 0);
+    const classes = ctx.scoring.inference.registry.get(run.model, run.modelVersion)?.classes ?? ctx.scoring.inference.registry.get(run.model)?.classes ?? [];
+    const rank = (k: string) => (classes.includes(k) ? classes.indexOf(k) : classes.length);
+    return [...rows]
+      .sort((a, b) => rank(a.segment) - rank(b.segment) || a.segment.localeCompare(b.segment))
+      .map((r) => ({ segment: r.segment, count: r.count, share: total > 0 ? r.count / total : 0, meanProbability: r.meanProbability }));
   }
 }

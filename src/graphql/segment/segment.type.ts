@@ -30,6 +30,7 @@ export class SegmentShare {
 @ObjectType({ description: 'One batch-scoring run (table "ScoreRun").' })
 export class ScoreRunInfo {
   @Field(() => Int) id!: number;
+  @Field(() => String) model!: string;
   @Field(() => String) modelVersion!: string;
   @Field(() => GraphQLDateTimeISO) asOf!: Date;
   @Field(() => String, { description: 'running, interrupted, finished, failed or superseded.' }) status!: string;
@@ -37,6 +38,8 @@ export class ScoreRunInfo {
   @Field(() => GraphQLDateTimeISO) startedAt!: Date;
   @Field(() => GraphQLDateTimeISO, { description: 'Last progress.' }) updatedAt!: Date;
   @Field(() => GraphQLDateTimeISO, { nullable: true }) finishedAt!: Date | null;
+  // Resolved by ScoreRunResolver.segments (table "ScoreRunSegment").
+  segments?: SegmentShare[] | null;
 }
 
 @ObjectType({ description: 'Segment distribution of a model\'s stored scores, and how fresh they are.' })

@@ -1,6 +1,5 @@
 // The dashboard's only door to data: POST /graphql with the session's key as a Bearer token.
-// Typed documents come from GraphQL Code Generator (codegen.yml); `request` also takes a plain
-// string for optional fields probed at run time (see optional.ts).
+// Typed documents come from GraphQL Code Generator (codegen.yml) out of operations/*.graphql.
 import type { TypedDocumentString } from './generated/graphql';
 import { loadSession } from './session';
 

@@ -1,13 +1,13 @@
-// ECharts, importing only what the dashboard draws (bar charts on a grid, tooltips, SVG output)
+// ECharts, importing only what the dashboard draws (bar and line charts on a grid, legend, tooltips, SVG output)
 // to keep the bundle small. Every chart is an image with a text label; the numbers it shows are
 // also in a table next to it (screen readers, copy-paste, tests).
-import { BarChart } from 'echarts/charts';
-import { GridComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
+import { BarChart, LineChart } from 'echarts/charts';
+import { GridComponent, LegendComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { SVGRenderer } from 'echarts/renderers';
 import { useEffect, useRef } from 'react';
 
-echarts.use([BarChart, GridComponent, TooltipComponent, MarkLineComponent, SVGRenderer]);
+echarts.use([BarChart, LineChart, GridComponent, LegendComponent, TooltipComponent, MarkLineComponent, SVGRenderer]);
 
 export type ChartOption = echarts.EChartsCoreOption;
 

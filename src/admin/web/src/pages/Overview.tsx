@@ -1,27 +1,23 @@
-// Overview: the served model's stored segment mix (Query.segmentSummary), how fresh it is, the
-// last batch-scoring run, and the model card's held-out metrics (beside baselines when served).
-import { useEffect, useMemo, useState } from 'react';
+// Overview: the served model's stored segment mix (Query.segmentSummary), how fresh it is, the mix
+// over past batch-scoring runs (Query.scoringRuns), and the model card's held-out metrics beside its
+// baselines, with the calibration plot and confusion matrix stored with the version (ModelInfo.evaluation).
+import { useMemo } from 'react';
 import { Chart, type ChartOption } from '../components/Chart';
+import { CalibrationPlot, colorOf, EvaluationConfusion, segmentColors } from '../components/Evaluation';
 import { ConfusionMatrix, MetricsTable } from '../components/Metrics';
 import { ErrorMessage, Loading } from '../components/Status';
-import { ago, dateTime, int, num, pct, segmentLabel } from '../format';
+import { ago, dateTime, day, int, num, pct, segmentLabel } from '../format';
 import { OverviewDocument, type OverviewQuery } from '../generated/graphql';
-import { extrasOf, modelExtras, type ModelExtras } from '../optional';
 import { Link } from '../router';
 import { useQuery } from '../useQuery';
 
-export const segmentColors: Record<string, string> = { lapsing: '#b45309', active: '#2563eb', high_value: '#047857' };
-const colorOf = (s: string, i: number) => segmentColors[s] ?? ['#7c3aed', '#be185d', '#0f766e'][i % 3]!;
+export { segmentColors };
 
 export function Overview() {
   const { data, error, loading } = useQuery(OverviewDocument, {});
-  const [extras, setExtras] = useState<Map<string, ModelExtras>>();
-  useEffect(() => {
-    modelExtras().then(setExtras, () => setExtras(new Map()));
-  }, []);
   const summary = data?.segmentSummary;
-  // The version served now (an API may list several versions of a model).
-  const model = data?.models.find((m) => m.name === summary?.model && m.version === summary?.servedVersion) ?? data?.models.find((m) => m.name === summary?.model);
+  // The version served now (the API lists every loaded version of every model).
+  const model = data?.models.find((m) => m.name === summary?.model && m.version === summary?.servedVersion);
 
   const option = useMemo<ChartOption | null>(() => {
     if (!summary) return null;
@@ -94,15 +90,30 @@ export function Overview() {
             <h2 id="fresh-heading">Freshness</h2>
             <Freshness summary={summary} />
           </section>
+
+          <section aria-labelledby="runs-mix-heading" className="card">
+            <h2 id="runs-mix-heading">Segment mix over past scoring runs</h2>
+            <RunMix runs={data!.scoringRuns} model={summary.model} />
+          </section>
         </>
       )}
       {model && (
         <section aria-labelledby="metrics-heading" className="card">
-          <h2 id="metrics-heading">Held-out quality of {model.name}</h2>
+          <h2 id="metrics-heading">
+            Held-out quality of <code>{model.name}</code> {model.version}
+          </h2>
+          <p className="muted small">
+            From the model card: trained {model.created ? dateTime(model.created) : 'at an unknown time'} on {String((model.trainingData as { name?: string }).name ?? 'unnamed data')}; measured on customers it never saw in training.
+          </p>
           <div className="split">
-            <MetricsTable metrics={model.metrics} baselines={extrasOf(extras, model.name, model.version).baselines} caption={`Metrics of ${model.name} ${model.version} on customers it never saw in training`} />
-            <ConfusionMatrix matrix={model.metrics.confusion_matrix} classes={model.classes.map((c) => c.key)} />
+            <MetricsTable metrics={model.metrics} baselines={model.baselines} caption={`Metrics of ${model.name} ${model.version} on held-out customers`} />
+            {model.evaluation ? <EvaluationConfusion evaluation={model.evaluation} /> : <ConfusionMatrix matrix={model.metrics.confusion_matrix} classes={model.classes.map((c) => c.key)} />}
           </div>
+          {model.evaluation ? (
+            <CalibrationPlot evaluation={model.evaluation} title={`Calibration of ${model.name} ${model.version}`} />
+          ) : (
+            <p className="muted">This model card has no stored evaluation, so there is no calibration plot.</p>
+          )}
         </section>
       )}
     </>
@@ -150,6 +161,75 @@ function Freshness({ summary }: { summary: Summary }) {
           )}
         </dd>
       </dl>
+    </>
+  );
+}
+
+type Run = OverviewQuery['scoringRuns'][number];
+
+/** Shares per segment of each finished run, oldest left; the table has the counts. */
+function RunMix({ runs, model }: { runs: Run[]; model: string }) {
+  const withMix = useMemo(() => runs.filter((r) => r.segments).reverse(), [runs]);
+  const segments = useMemo(() => [...new Set(withMix.flatMap((r) => r.segments!.map((g) => g.segment)))], [withMix]);
+  const label = (r: Run) => `#${r.id} as of ${day(r.asOf)}`;
+  const option = useMemo<ChartOption>(
+    () => ({
+      grid: { left: 48, right: 16, top: 36, bottom: 40 },
+      legend: { top: 0, data: segments.map(segmentLabel) },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+      xAxis: { type: 'category', data: withMix.map(label) },
+      yAxis: { type: 'value', min: 0, max: 1, name: 'share', axisLabel: { formatter: (v: number) => `${Math.round(v * 100)} %` } },
+      series: segments.map((seg, i) => ({
+        type: 'bar',
+        stack: 'mix',
+        name: segmentLabel(seg),
+        color: colorOf(seg, i),
+        data: withMix.map((r) => r.segments!.find((g) => g.segment === seg)?.share ?? 0),
+      })),
+    }),
+    [withMix, segments],
+  );
+  if (!runs.length) return <p className="muted">No finished batch-scoring run of {model} yet (npm run score).</p>;
+  return (
+    <>
+      {withMix.length > 0 && (
+        <Chart option={option} height={260} testId="run-mix-chart" label={`Share of each segment in the last ${withMix.length} finished scoring runs of ${model}; the table below lists the counts`} />
+      )}
+      <table className="list" data-testid="run-mix-table">
+        <caption className="muted small">The last {runs.length} finished runs of {model}, newest first: customers per segment as each run wrote them (table ScoreRunSegment).</caption>
+        <thead>
+          <tr>
+            <th scope="col">Run</th>
+            <th scope="col">Version</th>
+            <th scope="col">As of</th>
+            <th scope="col">Finished</th>
+            {segments.map((s) => (
+              <th scope="col" key={s}>
+                {segmentLabel(s)}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} data-run={r.id}>
+              <th scope="row">#{r.id}</th>
+              <td>{r.modelVersion}</td>
+              <td>{dateTime(r.asOf)}</td>
+              <td>{dateTime(r.finishedAt)}</td>
+              {segments.map((s) => {
+                const g = r.segments?.find((x) => x.segment === s);
+                return (
+                  <td key={s} className="num" data-segment={s} data-count={g?.count ?? ''}>
+                    {g ? `${int(g.count)} (${pct(g.share)})` : r.segments ? '0' : '—'}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {runs.some((r) => !r.segments) && <p className="muted small">— : the run finished before segment mixes were recorded.</p>}
     </>
   );
 }
