@@ -45,11 +45,11 @@ interface Row {
   createdAt: Date | null;
   birthDate: string | null;
   gender: string | null;
-  /** JSON text: [[orderedAtMs, cents, itemCount, externalId], …] in (orderedAt, externalId) order; null = none. */
+  /** JSON text: [[orderedAtMs, cents, itemCount, externalId, amountKnown], …] in (orderedAt, externalId) order; null = none. */
   orders: string | null;
 }
 
-type OrderTuple = [number, number, number, string];
+type OrderTuple = [number, number, number, string, boolean];
 
 /**
  * Demographics and paid orders (orderedAt <= asOf) of the given customers (Customer.id uuids), in
@@ -82,7 +82,8 @@ export async function loadFeatureInputs(
                       (extract(epoch FROM o."orderedAt") * 1000)::bigint,
                       (o."amount" * 100)::bigint,
                       o."itemCount",
-                      o."externalId")
+                      o."externalId",
+                      o."amountKnown")
                     ORDER BY o."orderedAt", o."externalId" COLLATE "C")::text
               FROM "Order" o
              WHERE o."customerId" = c."id"
@@ -98,8 +99,8 @@ export async function loadFeatureInputs(
     const tuples: OrderTuple[] = r.orders === null ? [] : (JSON.parse(r.orders) as OrderTuple[]);
     const paidOrders: PaidOrder[] = new Array(tuples.length);
     for (let i = 0; i < tuples.length; i++) {
-      const [orderedAtMs, amountCents, itemCount, externalId] = tuples[i];
-      paidOrders[i] = { orderedAtMs, amountCents, itemCount, externalId };
+      const [orderedAtMs, amountCents, itemCount, externalId, amountKnown] = tuples[i];
+      paidOrders[i] = amountKnown === false ? { orderedAtMs, amountCents, itemCount, externalId, amountKnown } : { orderedAtMs, amountCents, itemCount, externalId };
     }
     result.set(r.key, { customer: { createdAt: r.createdAt, birthDate: r.birthDate, gender: r.gender }, paidOrders });
   }

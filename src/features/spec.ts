@@ -1,10 +1,10 @@
-// The feature spec this service implements: python-export/features.json (spec_version 1.0.0), as
+// The feature spec this service implements: python-export/features.json (spec_version 1.1.0), as
 // TypeScript constants. compute.ts fills vectors in exactly this order; the model registry calls
 // assertSpecMatches() with each model's features.json so a model trained on a different feature
 // list or sequence definition is refused at start-up instead of silently receiving wrong columns.
 
 /** Version of python-export/features.json this implementation follows. */
-export const FEATURE_SPEC_VERSION = '1.0.0';
+export const FEATURE_SPEC_VERSION = '1.1.0';
 
 export const DAY_MS = 86_400_000;
 
