@@ -54,6 +54,9 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
         t0 = time.time()
         kw = {"num_boost_round": 150, "early_stopping_rounds": 10, "params": {"eta": 0.2}} if smoke else {}
         booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, **kw)
+        # Total gain per feature (features never split on are absent): shows what the trees used.
+        info["feature_importance_gain"] = {FEATURES[int(k[1:])]: round(float(v), 6)
+                                           for k, v in booster.get_score(importance_type="gain").items()}
         out["xgboost"] = {"model": booster, "proba_test": xgb_onnx.predict_proba(booster, Xt),
                           "seconds": time.time() - t0, "info": info}
         log(f"  xgboost: {out['xgboost']['seconds']:.1f}s, {info['best_iteration'] + 1} rounds")
