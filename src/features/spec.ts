@@ -3,7 +3,12 @@
 // assertSpecMatches() with each model's features.json so a model trained on a different feature
 // list or sequence definition is refused at start-up instead of silently receiving wrong columns.
 
-/** Version of python-export/features.json this implementation follows. */
+/**
+ * Version of python-export/features.json this implementation follows. 1.1.0 added
+ * conventions.unknown_amount (money features NaN where an order's amount is unknown): a minor bump,
+ * since data with every amount known gives exactly 1.0.0's values, and 1.0.0 models never saw such
+ * orders.
+ */
 export const FEATURE_SPEC_VERSION = '1.1.0';
 
 export const DAY_MS = 86_400_000;
