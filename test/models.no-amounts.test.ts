@@ -1,7 +1,8 @@
 // A shop whose log has no prices, from export to served model, with real processes, while the server
 // runs: `npm run import -- --no-amounts` and `npm run train` go through the running server (on the
 // embedded database through its socket: the server owns DATA_DIR), high_value is defined by order
-// count (the card and the API say "places at least K paid orders in the next 90 days"), and the server
+// count (the card and the API say "places at least K paid orders in the next 90 days") for the three
+// models (the Transformer too, in its quick setting), and the server
 // switches to the promoted version 2 without a restart. On PGlite and PostgreSQL.
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -58,7 +59,7 @@ describe.each(databaseKinds)('a log without amounts: import, train while serving
     );
     expect(imported.code, imported.output).toBe(0);
 
-    const train = await runCommand('src/training/cli.ts', ['--quick', '--models', 'logistic,xgboost', '--min-customers', '100'], env);
+    const train = await runCommand('src/training/cli.ts', ['--quick', '--min-customers', '100'], env);
     expect(train.code, train.output).toBe(0);
     if (kind === 'pglite') expect(train.output).toMatch(/using the database of the running server \(its socket\)/);
     expect(train.output).toMatch(/exported 400 customers, 2,068 paid orders .*; 2,068 of them without amount \(imported with --no-amounts\)/);
@@ -67,6 +68,12 @@ describe.each(databaseKinds)('a log without amounts: import, train while serving
     const k = Number(definition![1]);
     expect(k).toBeGreaterThanOrEqual(2);
     expect(train.output).toMatch(/xgboost-segment version 2: PROMOTED — beats every baseline/);
+    // All three models by default, the Transformer included (one progress line per epoch).
+    expect(train.output).toMatch(/npm run train: xgboost, logistic, transformer on /);
+    expect(train.output).toMatch(/transformer epoch 1: train \d/);
+    expect(train.output).toMatch(/transformer-segment version 2: trained in [\d.]+ s, held-out log loss \d/);
+    const tcard = JSON.parse(await readFile(path.join(modelsDir, 'transformer-segment/2/model.json'), 'utf8'));
+    expect(tcard.high_value_threshold).toMatchObject({ value: k, unit: 'orders' });
 
     // The card says which definition holds, with the threshold in orders, and that amounts were unknown.
     const card = JSON.parse(await readFile(path.join(modelsDir, 'xgboost-segment/2/model.json'), 'utf8'));
