@@ -200,7 +200,9 @@ describe('computeFeatures / computeSequence (hand-made case)', () => {
       expect(val(name), name).toBe(get(name));
     }
     const seq = computeSequence(unknownA, T).tokens;
-    expect(seq[0]).toBe(0); // its token amount is 0
+    expect(seq[0]).toBe(0); // its token amount is 0, and the position is reported as unknown
+    expect(computeSequence(unknownA, T).unknownAmounts).toEqual([0]);
+    expect(computeSequence(orders, T).unknownAmounts).toEqual([]);
     expect(seq[SEQUENCE_TOKEN_WIDTH]).toBe(25.5);
   });
 

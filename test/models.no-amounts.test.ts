@@ -112,5 +112,19 @@ describe.each(databaseKinds)('a log without amounts: import, train while serving
     expect(errors).toBeUndefined();
     expect(data.customerByExternalId.prediction.modelVersion).toBe('2');
     expect(['lapsing', 'active', 'high_value']).toContain(String(data.customerByExternalId.prediction.segment).toLowerCase());
+
+    // The Transformer's explanation names the orders without inventing amounts ("$0.00").
+    const explained = await gql(
+      `{ customerByExternalId(externalId: "fx-0010") { prediction(model: "transformer-segment", version: "2") { modelVersion explanation(top: 32) { summary contributions { feature label value } } } } }`,
+    );
+    expect(explained.errors).toBeUndefined();
+    const contributions = explained.data.customerByExternalId.prediction.explanation.contributions as { feature: string; label: string; value: number | null }[];
+    const orders = contributions.filter((c) => c.feature.startsWith('order['));
+    expect(orders.length).toBeGreaterThan(0);
+    for (const c of orders) {
+      expect(c.label).toMatch(/^Order of \d{4}-\d{2}-\d{2} \(amount unknown\)$/);
+      expect(c.value).toBeNull();
+    }
+    expect(explained.data.customerByExternalId.prediction.explanation.summary).not.toMatch(/\$0\.00/);
   }, 900_000);
 });

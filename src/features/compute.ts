@@ -195,6 +195,8 @@ export interface SequenceResult<A extends Float32Array | Float64Array> {
   tokens: A;
   /** Real orders in `tokens` (the mask is 1 for the first `length` positions). */
   length: number;
+  /** Positions (0-based) whose order has no known amount: their token amount 0 means "unknown". */
+  unknownAmounts: number[];
 }
 
 /**
@@ -213,8 +215,10 @@ export function computeSequence<A extends Float32Array | Float64Array = Float64A
   const n = countedPrefix(paidOrders, asOfMs);
   const start = Math.max(0, n - SEQUENCE_MAX_ORDERS);
   let p = offset;
+  const unknownAmounts: number[] = [];
   for (let i = start; i < n; i++) {
     const o = paidOrders[i];
+    if (o.amountKnown === false) unknownAmounts.push(i - start);
     const t = o.orderedAtMs;
     tokens[p] = o.amountKnown === false ? 0 : o.amountCents / 100;
     tokens[p + 1] = o.itemCount;
@@ -223,5 +227,5 @@ export function computeSequence<A extends Float32Array | Float64Array = Float64A
     tokens[p + 4] = dayOfWeek(t);
     p += SEQUENCE_TOKEN_WIDTH;
   }
-  return { tokens, length: n - start };
+  return { tokens, length: n - start, unknownAmounts };
 }

@@ -19,6 +19,8 @@ export interface CustomerFeatures {
   sequence: Float32Array;
   /** Real orders in `sequence` (mask = 1 for the first sequenceLength positions). */
   sequenceLength: number;
+  /** Positions in `sequence` whose order has no known amount (absent when every amount is known). */
+  sequenceUnknownAmounts?: readonly number[];
 }
 
 export interface FeatureQueryInfo {
@@ -124,8 +126,8 @@ export async function featuresForCustomers(
   // vectors never keeps a whole page alive and `.buffer` is exactly that customer's data.
   for (const [id, { customer, paidOrders }] of inputs) {
     const features = computeFeatures(customer, paidOrders, asOfMs);
-    const { tokens, length } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
-    out.set(id, { features, sequence: tokens, sequenceLength: length });
+    const { tokens, length, unknownAmounts } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
+    out.set(id, unknownAmounts.length > 0 ? { features, sequence: tokens, sequenceLength: length, sequenceUnknownAmounts: unknownAmounts } : { features, sequence: tokens, sequenceLength: length });
   }
   return out;
 }
