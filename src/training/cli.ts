@@ -1,6 +1,7 @@
 // `npm run train` — trains the three models on the configured database (embedded PGlite or
 // DATABASE_URL) and writes a new version of each into MODELS_DIR:
-//   1. export paid orders and customers into a temporary folder (export.ts: COPY on PostgreSQL);
+//   1. export paid orders and customers into a temporary folder (export.ts: COPY on PostgreSQL),
+//      through commandDatabase() like every command — so it works while a server owns DATA_DIR;
 //   2. python-export/train.py trains, evaluates on held-out customers against the baselines and
 //      writes models/<name>/<next version>/ with the quality gate's verdict in the card;
 //   3. each version that passes the gate is promoted (a "ModelPromotion" row, logged); the others stay
