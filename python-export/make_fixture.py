@@ -6,7 +6,8 @@
 Customers fx-0001 .. fx-0008 are hand-made edge cases around the golden as-of instant
 2026-01-01T00:00:00.000Z (window boundaries, same-day orders, refunds, orders after T, no orders,
 missing demographics). The others follow a small buy-till-you-die process (seed 20260101).
-The output is byte-identical on every run.
+The output is byte-identical on every run. orders-no-amounts.csv is orders.csv without the amount
+and currency columns (a log without prices, for `--no-amounts`).
 """
 from __future__ import annotations
 
@@ -124,6 +125,12 @@ def main():
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["order_id", "customer_id", "ordered_at", "amount", "item_count", "currency", "status"])
         w.writerows(orders)
+    # The same log as a shop without prices exports it (no amount, no currency): imported with
+    # `npm run import -- --orders orders-no-amounts.csv --customers customers.csv --no-amounts`.
+    with open(out / "orders-no-amounts.csv", "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["order_id", "customer_id", "ordered_at", "item_count", "status"])
+        w.writerows([o[0], o[1], o[2], o[4], o[6]] for o in orders)
     print(f"wrote {len(customers)} customers, {len(orders)} orders to {out}")
 
 

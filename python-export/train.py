@@ -31,7 +31,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from segments.data import day_to_ms, load_cdnow, load_interface  # noqa: E402
-from segments.dataset import InsufficientData, build_tables, check_enough_data, rolling_plan  # noqa: E402
+from segments.dataset import DefinitionError, InsufficientData, build_tables, check_enough_data, rolling_plan  # noqa: E402
 from segments.pipeline import MODEL_NAMES, VERSION, fit_models, next_version, write_model  # noqa: E402
 from segments.metrics import evaluate  # noqa: E402
 from segments.lifetime import currency_of_export, lifetime_card  # noqa: E402
@@ -65,6 +65,9 @@ def main(argv=None):
     ap.add_argument("--source-json", help="JSON file describing the data source, recorded in the cards (training_data.source)")
     ap.add_argument("--result-json", help="write what was trained (versions, folders, gate verdicts) to this JSON file")
     ap.add_argument("--quick", action="store_true", help="the smoke run's small model settings on any data (tests)")
+    ap.add_argument("--high-value-by", choices=["auto", "spend", "orders"], default="auto",
+                    help="how high_value is defined: spend (threshold in currency), orders (threshold in paid orders), "
+                         "auto (default): spend when every paid order in the label windows has an amount, else orders")
     ap.add_argument("--shuffle-labels", action="store_true",
                     help="permute the training labels (a check that the quality gate refuses a model that learned nothing)")
     args = ap.parse_args(argv)
@@ -75,6 +78,11 @@ def main(argv=None):
         if argv is not None:
             raise
         sys.exit(3)
+    except DefinitionError as e:
+        print(f"train: {e}", file=sys.stderr)
+        if argv is not None:
+            raise
+        sys.exit(2)
 
 
 def run(ap, args, argv):
@@ -118,9 +126,12 @@ def run(ap, args, argv):
     command = args.command or ("/usr/bin/python3 python-export/train.py " + " ".join(sys.argv[1:] if argv is None else argv))
 
     print(f"data: {ds.summary()}", flush=True)
-    tables = build_tables(ds, plan)
+    tables = build_tables(ds, plan, args.high_value_by)
     print(f"plan: {plan.describe()}", flush=True)
     print(f"tables: {tables.summary()}", flush=True)
+    unit = "paid orders" if tables.definition == "orders" else "(currency)"
+    print(f"high_value: at least {tables.threshold:g} {unit} in the next {plan.horizon_days} days — "
+          f"{tables.definition_reason}", flush=True)
     if args.shuffle_labels:
         import numpy as np
         rng = np.random.RandomState(args.seed)
@@ -128,6 +139,10 @@ def run(ap, args, argv):
             part["label"] = rng.permutation(part["label"].to_numpy())
         print("training labels shuffled (--shuffle-labels)", flush=True)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    n_rows = len(tables.train) + len(tables.valid)
+    print(f"training {', '.join(kinds)} on {n_rows} rows, after the baselines majority and rfm"
+          + (" — the Transformer is by far the slowest: one progress line per epoch (up to "
+             f"{2 if (args.smoke or args.quick) else 30}, early stopping)" if "transformer" in kinds else ""), flush=True)
     fitted = fit_models(ds, tables, kinds + ["rfm", "majority"], seed=args.seed, smoke=args.smoke or args.quick)
     y = tables.test["label"].to_numpy()
     print(f"\nheld-out ({len(y)} rows, test cutoff {plan.describe()['test_cutoff']}):")
@@ -163,7 +178,9 @@ def run(ap, args, argv):
             verdict = "passes the quality gate" if gate["passed"] else "fails the quality gate (stays a candidate)"
             print(f"{name} version {version} {verdict}: " + "; ".join(gate["reasons"]), flush=True)
         result["models"][name] = {"version": version, "dir": str(out / name / version), "kind": k,
-                                  "gate": gate, "log_loss": card["metrics_held_out"]["log_loss"]}
+                                  "gate": gate, "log_loss": card["metrics_held_out"]["log_loss"],
+                                  "seconds": round(fitted[k]["seconds"], 1),
+                                  "high_value": card["high_value_threshold"]}
     result["seconds"] = round(time.time() - t_start, 1)
     if args.result_json:
         Path(args.result_json).write_text(json.dumps(result, indent=2))

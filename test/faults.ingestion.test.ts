@@ -28,7 +28,7 @@ describe(`ingestion under faults on ${kind}`, () => {
   });
   afterAll(() => t?.close());
 
-  it(`records exactly ${ORDERS} orders with matching totals despite retries and client timeouts`, { timeout: 240_000 }, async () => {
+  it(`records exactly ${ORDERS} orders with matching totals despite retries and client timeouts`, { timeout: 900_000 }, async () => {
     const random = lcg(20261128);
     const orders = Array.from({ length: ORDERS }, (_, i) => ({
       externalId: `fault-${i}`,

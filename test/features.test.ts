@@ -189,6 +189,23 @@ describe('computeFeatures / computeSequence (hand-made case)', () => {
     expect(e[FEATURE_INDEX.purchase_days_all]).toBe(1);
   });
 
+  it('an order without amount (--no-amounts) counts, but no money feature whose window holds it pretends to know its amount', () => {
+    // Order a (T - 100d) has no known amount: inside 180d/365d/all, outside 30d/90d.
+    const unknownA = orders.map((o) => (o.externalId === 'a' ? { ...o, amountCents: 0, amountKnown: false } : o));
+    const u = computeFeatures(customer, unknownA, T);
+    const val = (name: (typeof FEATURE_NAMES)[number]) => u[FEATURE_INDEX[name]];
+    expect([val('spend_30d'), val('spend_90d')]).toEqual([get('spend_30d'), get('spend_90d')]);
+    for (const name of ['spend_180d', 'spend_365d', 'spend_all', 'monetary_mean', 'monetary_max', 'spend_trend_90d'] as const) expect(val(name), name).toBeNaN();
+    for (const name of ['orders_all', 'orders_180d', 'purchase_days_all', 'items_all', 'recency_days', 'days_since_first_order', 'ipt_mean_days'] as const) {
+      expect(val(name), name).toBe(get(name));
+    }
+    const seq = computeSequence(unknownA, T).tokens;
+    expect(seq[0]).toBe(0); // its token amount is 0, and the position is reported as unknown
+    expect(computeSequence(unknownA, T).unknownAmounts).toEqual([0]);
+    expect(computeSequence(orders, T).unknownAmounts).toEqual([]);
+    expect(seq[SEQUENCE_TOKEN_WIDTH]).toBe(25.5);
+  });
+
   it('rejects orders that are not in time order', () => {
     expect(() => computeFeatures(customer, [orders[1], orders[0]], T)).toThrow(/sorted/);
   });
@@ -343,6 +360,24 @@ describe.each(databaseKinds)('features from the database (%s)', (kind) => {
     expect(inclusive.features[FEATURE_INDEX.orders_all]).toBe(before.features[FEATURE_INDEX.orders_all] + 1);
     expect(inclusive.features[FEATURE_INDEX.recency_days]).toBe(0);
     await t.db.prisma.order.deleteMany({ where: { externalId: { in: ['leak-after', 'leak-refunded', 'leak-cancelled', 'at-asof'] } } });
+  });
+
+  it('an order stored with amountKnown = false reaches the features as unknown (spend NaN), not as 0.00', async () => {
+    const asOf = new Date(goldens[0][1].as_of);
+    const customerId = idOf.get('fx-0002')!;
+    const before = (await featuresForCustomers(t.db, [customerId], asOf)).get(customerId)!;
+    await t.db.prisma.order.create({
+      data: { customerId, externalId: 'no-amount', amount: '0.00', amountKnown: false, itemCount: 2, currency: 'EUR', orderedAt: new Date(asOf.getTime() - DAY_MS) },
+    });
+    try {
+      const after = (await featuresForCustomers(t.db, [customerId], asOf)).get(customerId)!;
+      expect(after.features[FEATURE_INDEX.orders_all]).toBe(before.features[FEATURE_INDEX.orders_all] + 1);
+      expect(after.features[FEATURE_INDEX.spend_30d]).toBeNaN();
+      expect(after.features[FEATURE_INDEX.spend_all]).toBeNaN();
+      expect(after.features[FEATURE_INDEX.monetary_max]).toBeNaN();
+    } finally {
+      await t.db.prisma.order.deleteMany({ where: { externalId: 'no-amount' } });
+    }
   });
 
   it('all fixture customers in one statement, ties on orderedAt broken by externalId', async () => {

@@ -3,7 +3,9 @@
 Internal frames (all instants are int64 UTC milliseconds):
 
 orders:    order_id (str), customer_id (str), t_ms (int64), cents (int64), item_count (int64),
-           status (str), paid (bool)
+           status (str), paid (bool), amount_known (bool; False when the log had no amount for the
+           order — `npm run import -- --no-amounts`, an empty `amount` in orders.csv — cents is then 0
+           and means "unknown", never "free")
 customers: customer_id (str), created_ms (float64, NaN = unknown), birth_ms (float64, NaN = unknown),
            gender (str, '' = unknown)
 """
@@ -36,6 +38,7 @@ class Dataset:
             "sources": self.sources,
             "orders": int(len(o)),
             "paid_orders": int(len(paid)),
+            "paid_orders_without_amount": int((~paid["amount_known"]).sum()),
             "customers": int(len(self.customers)),
             "first_order": ms_to_iso(int(o["t_ms"].min())) if len(o) else None,
             "last_order": ms_to_iso(int(o["t_ms"].max())) if len(o) else None,
@@ -96,6 +99,9 @@ def amount_to_cents(values) -> np.ndarray:
 
 def _finish_orders(o: pd.DataFrame) -> pd.DataFrame:
     o["paid"] = o["status"] == "paid"
+    if "amount_known" not in o.columns:
+        o["amount_known"] = True
+    o["amount_known"] = o["amount_known"].astype(bool)
     return o.sort_values(["customer_id", "t_ms", "order_id"], kind="mergesort").reset_index(drop=True)
 
 
@@ -111,13 +117,17 @@ def load_interface(directory) -> Dataset:
     missing = set(CUSTOMER_COLUMNS) - set(raw_c.columns)
     if missing:
         raise ValueError(f"{cpath}: missing columns {sorted(missing)}")
+    # An empty amount is an unknown amount (orders imported with --no-amounts): cents 0, amount_known False.
+    amount = raw_o["amount"].astype(str).str.strip()
+    known = (amount != "").to_numpy()
     orders = pd.DataFrame({
         "order_id": raw_o["order_id"].astype(str),
         "customer_id": raw_o["customer_id"].astype(str),
         "t_ms": iso_to_ms(raw_o["ordered_at"]),
-        "cents": amount_to_cents(raw_o["amount"]),
+        "cents": amount_to_cents(amount.where(known, "0")),
         "item_count": raw_o["item_count"].astype("int64"),
         "status": raw_o["status"].astype(str),
+        "amount_known": known,
     })
     created = raw_c["created_at"].astype(str)
     created_ms = np.full(len(raw_c), np.nan)

@@ -9,7 +9,8 @@ import pandas as pd
 
 from .data import DAY_MS, Dataset, ms_to_iso
 from .features import FEATURES, compute_features, compute_sequences
-from .labels import assign_labels, high_value_threshold, horizon_outcome
+from .labels import (HIGH_VALUE_DEFINITIONS, assign_labels, assign_labels_by_orders, high_value_order_threshold,
+                     high_value_threshold, horizon_outcome)
 
 
 def customer_bucket(customer_id: str, salt: str = "segments-v1") -> float:
@@ -125,6 +126,8 @@ class Tables:
     test: pd.DataFrame
     threshold: float
     plan: Plan
+    definition: str = "spend"  # "spend" (threshold in currency) or "orders" (threshold in paid orders)
+    definition_reason: str = ""
 
     def xy(self, part: str):
         df = getattr(self, part)
@@ -136,10 +139,32 @@ class Tables:
                     "class_counts": {k: int(v) for k, v in
                                      zip(["lapsing", "active", "high_value"], np.bincount(df["label"], minlength=3))}}
         return {"train": s(self.train), "validation": s(self.valid), "test": s(self.test),
-                "high_value_threshold": self.threshold}
+                "high_value_threshold": self.threshold, "high_value_definition": self.definition,
+                "high_value_definition_reason": self.definition_reason}
 
 
-def build_tables(ds: Dataset, plan: Plan) -> Tables:
+class DefinitionError(ValueError):
+    """--high-value-by spend on label windows holding orders without amount."""
+
+
+def choose_definition(rows: list, requested: str = "auto") -> tuple:
+    """(definition, reason) from the label windows of every cutoff (see labels.HIGH_VALUE_DEFINITIONS)."""
+    paid = sum(int(r["horizon_orders"].sum()) for r in rows)
+    unknown = sum(int(r["horizon_unknown_amounts"].sum()) for r in rows)
+    if requested not in ("auto",) + HIGH_VALUE_DEFINITIONS:
+        raise ValueError(f"high_value definition must be auto, spend or orders (got {requested!r})")
+    if requested == "orders":
+        return "orders", "by order count as requested (--high-value-by orders)"
+    if unknown == 0:
+        return "spend", f"every one of the {paid} paid orders in the label windows has an amount"
+    why = (f"{unknown} of the {paid} paid orders in the label windows have no amount (imported with --no-amounts), "
+           "so spend in the horizon is unknown for their customers")
+    if requested == "spend":
+        raise DefinitionError(f"cannot define high_value by spend: {why}; use --high-value-by orders (or auto)")
+    return "orders", f"by order count: {why}"
+
+
+def build_tables(ds: Dataset, plan: Plan, high_value_by: str = "auto") -> Tables:
     for t in plan.train_cutoffs + [plan.test_cutoff]:
         if t + plan.horizon_days * DAY_MS > plan.data_end:
             raise ValueError(f"label window of cutoff {ms_to_iso(t)} ends after data_end")
@@ -156,10 +181,16 @@ def build_tables(ds: Dataset, plan: Plan) -> Tables:
     v_edge = plan.test_fraction + plan.valid_fraction * (1 - plan.test_fraction)
     is_valid = b_train < v_edge
     train, valid = train_all[~is_valid].reset_index(drop=True), train_all[is_valid].reset_index(drop=True)
-    threshold = high_value_threshold(train["horizon_cents"])
-    for df in (train, valid, test):
-        df["label"] = assign_labels(df["horizon_orders"], df["horizon_cents"], threshold)
-    return Tables(train, valid, test, threshold, plan)
+    definition, reason = choose_definition([train, valid, test], high_value_by)
+    if definition == "spend":
+        threshold = high_value_threshold(train["horizon_cents"])
+        for df in (train, valid, test):
+            df["label"] = assign_labels(df["horizon_orders"], df["horizon_cents"], threshold)
+    else:
+        threshold = high_value_order_threshold(train["horizon_orders"])
+        for df in (train, valid, test):
+            df["label"] = assign_labels_by_orders(df["horizon_orders"], threshold)
+    return Tables(train, valid, test, threshold, plan, definition, reason)
 
 
 def sequences_for(ds: Dataset, df: pd.DataFrame, max_len: int):

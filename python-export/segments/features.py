@@ -64,8 +64,9 @@ def compute_features(orders: pd.DataFrame, customers: pd.DataFrame, t_ms: int,
     cust = customers.set_index("customer_id").reindex(idx)
     out["tenure_days"] = (t_ms - cust["created_ms"].astype("float64")) / DAY_MS
 
-    cents_w, orders_w, days_w = {}, {}, {}
+    cents_w, orders_w, days_w, unknown_w = {}, {}, {}, {}
     pd_frame = pd.DataFrame({"customer_id": cid.to_numpy(), "day": day})
+    unknown = ~o["amount_known"].to_numpy(bool) if "amount_known" in o.columns else np.zeros(len(o), dtype=bool)
     for w in list(WINDOWS) + ["all"]:
         if w == "all":
             m = np.ones(len(o), dtype=bool)
@@ -76,6 +77,9 @@ def compute_features(orders: pd.DataFrame, customers: pd.DataFrame, t_ms: int,
         cents_w[w] = sub.groupby("customer_id")["cents"].sum().reindex(idx, fill_value=0).astype("int64")
         days_w[w] = (pd_frame[m].drop_duplicates().groupby("customer_id").size()
                      .reindex(idx, fill_value=0).astype("int64"))
+        # conventions.unknown_amount: a window holding an order without amount has no known spend.
+        unknown_w[w] = (pd.Series(unknown[m]).groupby(cid.to_numpy()[m]).any()
+                        .reindex(idx, fill_value=False).to_numpy(bool))
     for w in list(WINDOWS) + ["all"]:
         suffix = "all" if w == "all" else f"{w}d"
         out[f"orders_{suffix}"] = orders_w[w].astype("float64")
@@ -84,12 +88,12 @@ def compute_features(orders: pd.DataFrame, customers: pd.DataFrame, t_ms: int,
         out[f"purchase_days_{suffix}"] = days_w[w].astype("float64")
     for w in list(WINDOWS) + ["all"]:
         suffix = "all" if w == "all" else f"{w}d"
-        out[f"spend_{suffix}"] = cents_w[w].to_numpy(np.int64) / 100.0
+        out[f"spend_{suffix}"] = np.where(unknown_w[w], np.nan, cents_w[w].to_numpy(np.int64) / 100.0)
 
     n_all = orders_w["all"].to_numpy(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["monetary_mean"] = np.where(n_all > 0, out["spend_all"].to_numpy() / n_all, np.nan)
-    out["monetary_max"] = g["cents"].max().reindex(idx).astype("float64") / 100.0
+    out["monetary_max"] = np.where(unknown_w["all"], np.nan, g["cents"].max().reindex(idx).astype("float64") / 100.0)
     out["items_all"] = g["item_count"].sum().reindex(idx, fill_value=0).astype("float64")
 
     # Inter-purchase time over distinct purchase days.
@@ -108,7 +112,8 @@ def compute_features(orders: pd.DataFrame, customers: pd.DataFrame, t_ms: int,
     with np.errstate(invalid="ignore", divide="ignore"):
         out["ipt_std_days"] = np.where(n_gap >= 2, np.sqrt(ss.to_numpy(np.float64) / n_gap), np.nan)
 
-    out["spend_trend_90d"] = (2 * cents_w[90].to_numpy(np.int64) - cents_w[180].to_numpy(np.int64)) / 100.0
+    out["spend_trend_90d"] = np.where(unknown_w[180], np.nan,
+                                      (2 * cents_w[90].to_numpy(np.int64) - cents_w[180].to_numpy(np.int64)) / 100.0)
     out["orders_trend_90d"] = (2 * orders_w[90].to_numpy(np.int64) - orders_w[180].to_numpy(np.int64)).astype(np.float64)
     out["age_years"] = (t_ms - cust["birth_ms"].astype("float64")) / DAY_MS / 365.25
     gender = cust["gender"].fillna("").astype(str)
@@ -140,6 +145,7 @@ def compute_sequences(orders: pd.DataFrame, t_ms: int, customer_ids, max_len: in
     o, t, gap = o[keep], t[keep], gap[keep]
     pos = o.groupby("customer_id").cumcount().to_numpy()
     rows = np.array([pos_of[c] for c in o["customer_id"]], dtype=np.int64)
+    # An order without amount has cents 0 (sequence.token_features.amount: 0 when unknown).
     seq[rows, pos, 0] = o["cents"].to_numpy(np.int64) / 100.0
     seq[rows, pos, 1] = o["item_count"].to_numpy(np.float64)
     seq[rows, pos, 2] = gap

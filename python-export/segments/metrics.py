@@ -142,7 +142,9 @@ class RFMRules:
         high_value if R >= 3 and F >= 4 and M >= 4
         active     otherwise
     R uses recency_days (smaller = better), F purchase_days_all, M spend_all. For the probability
-    metrics each rule segment emits the class frequencies of the training rows it covers (Laplace +1)."""
+    metrics each rule segment emits the class frequencies of the training rows it covers (Laplace +1).
+    Unknown spend (orders without amount: spend_all is NaN) does not count against a customer: the
+    high_value rule then reads R and F only (and with no amount at all, M plays no part)."""
 
     def __init__(self):
         self.ir, self.i_f, self.im = (FEATURES.index("recency_days"), FEATURES.index("purchase_days_all"),
@@ -153,7 +155,8 @@ class RFMRules:
         r = X[:, self.ir]
         self.r_edges = np.percentile(r[~np.isnan(r)], q)
         self.f_edges = np.percentile(X[:, self.i_f], q)
-        self.m_edges = np.percentile(X[:, self.im], q)
+        m = X[:, self.im]
+        self.m_edges = np.percentile(m[~np.isnan(m)], q) if (~np.isnan(m)).any() else None
         seg = self.segments(X)
         self.table = np.ones((3, 3))
         for s, t in zip(seg, y):
@@ -166,7 +169,11 @@ class RFMRules:
         R = 5 - (r[:, None] > self.r_edges[None, :]).sum(axis=1)
         R = np.where(np.isnan(r), 1, R)
         F = 1 + (X[:, self.i_f][:, None] > self.f_edges[None, :]).sum(axis=1)
-        M = 1 + (X[:, self.im][:, None] > self.m_edges[None, :]).sum(axis=1)
+        m = X[:, self.im]
+        if self.m_edges is None:
+            M = np.full(len(m), 5)
+        else:
+            M = np.where(np.isnan(m), 5, 1 + (m[:, None] > self.m_edges[None, :]).sum(axis=1))
         return R, F, M
 
     def segments(self, X):
@@ -178,7 +185,7 @@ class RFMRules:
 
     def describe(self):
         return {"r_edges_days": self.r_edges.tolist(), "f_edges_purchase_days": self.f_edges.tolist(),
-                "m_edges_spend": self.m_edges.tolist(), "segment_class_frequencies": self.table.tolist()}
+                "m_edges_spend": None if self.m_edges is None else self.m_edges.tolist(), "segment_class_frequencies": self.table.tolist()}
 
 
 def plot_confusion(results: dict, path):

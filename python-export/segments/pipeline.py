@@ -17,7 +17,7 @@ from . import logistic_onnx, transformer, xgb_onnx
 from .data import DAY_MS, Dataset, ms_to_iso
 from .dataset import Tables, sequences_for
 from .features import FEATURES, SEQ_FEATURES, SEQ_LEN, SPEC, SPEC_PATH, compute_features, compute_sequences
-from .labels import CLASSES, HIGH_VALUE_QUANTILE
+from .labels import CLASSES, HIGH_VALUE_QUANTILE, MIN_ORDER_THRESHOLD
 from .metrics import MajorityClass, RFMRules, evaluate, evaluation_summary, quality_gate
 
 MODEL_NAMES = {"xgboost": "xgboost-segment", "logistic": "logistic-segment", "transformer": "transformer-segment"}
@@ -41,6 +41,7 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
         out["rfm"] = {"model": r, "proba_test": r.predict_proba(Xt), "seconds": time.time() - t0,
                       "info": r.describe()}
     if "logistic" in which:
+        log("  logistic: training…")
         t0 = time.time()
         pre, clf = logistic_onnx.train(X, y, seed=seed)
         out["logistic"] = {"model": (pre, clf), "proba_test": logistic_onnx.predict_proba(pre, clf, Xt),
@@ -49,13 +50,18 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
                                     "preprocessing": pre.describe(FEATURES)}}
         log(f"  logistic: {out['logistic']['seconds']:.1f}s")
     if "xgboost" in which:
+        log("  xgboost: training…")
         t0 = time.time()
         kw = {"num_boost_round": 150, "early_stopping_rounds": 10, "params": {"eta": 0.2}} if smoke else {}
         booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, **kw)
+        # Total gain per feature (features never split on are absent): shows what the trees used.
+        info["feature_importance_gain"] = {FEATURES[int(k[1:])]: round(float(v), 6)
+                                           for k, v in booster.get_score(importance_type="gain").items()}
         out["xgboost"] = {"model": booster, "proba_test": xgb_onnx.predict_proba(booster, Xt),
                           "seconds": time.time() - t0, "info": info}
         log(f"  xgboost: {out['xgboost']['seconds']:.1f}s, {info['best_iteration'] + 1} rounds")
     if "transformer" in which:
+        log("  transformer: building order sequences, then training (one line per epoch)…")
         t0 = time.time()
         s, m = sequences_for(ds, tables.train, SEQ_LEN)
         sv, mv = sequences_for(ds, tables.valid, SEQ_LEN)
@@ -117,6 +123,37 @@ def _raw_rows(directory: Path, ids):
     c = c[c["customer_id"].isin(ids)].set_index("customer_id")
     return {cid: {"customer": {"customer_id": cid, **c.loc[cid].to_dict()},
                   "orders": o[o["customer_id"] == cid].to_dict(orient="records")} for cid in ids}
+
+
+def card_classes(tables: Tables) -> list:
+    """The spec's class definitions; by order count (logs without amounts) they say so instead."""
+    by_orders = {
+        "active": "at least one paid order in (T, T+H] and fewer than threshold paid orders.",
+        "high_value": (f"at least threshold paid orders in (T, T+H]; threshold = max({MIN_ORDER_THRESHOLD}, ceil(80th percentile "
+                       "(numpy linear interpolation) of the positive horizon order counts of the training rows)), recorded "
+                       "in the model card. Defined by order count, not spend: high_value_threshold.why says why."),
+    }
+    out = []
+    for c in SPEC["labels"]["classes"]:
+        c = dict(c)
+        if tables.definition == "orders" and c["key"] in by_orders:
+            c["definition"] = by_orders[c["key"]]
+        if c["key"] == "high_value":
+            c["threshold"] = tables.threshold
+            c["threshold_unit"] = "orders" if tables.definition == "orders" else "currency"
+        out.append(c)
+    return out
+
+
+def high_value_card(tables: Tables) -> dict:
+    if tables.definition == "orders":
+        return {"value": tables.threshold, "unit": "orders", "definition": "orders",
+                "rule": (f"max({MIN_ORDER_THRESHOLD}, ceil({HIGH_VALUE_QUANTILE:.0f}th percentile of positive horizon "
+                         "paid-order counts)), training rows"),
+                "why": tables.definition_reason}
+    return {"value": tables.threshold, "unit": "currency", "definition": "spend",
+            "rule": f"{HIGH_VALUE_QUANTILE:.0f}th percentile of positive horizon spend, training rows",
+            "why": tables.definition_reason}
 
 
 def next_version(out_dir: Path, name: str) -> str:
@@ -217,10 +254,8 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
         "training_data": {**ds.summary(), **tables.summary(), **(training_extra or {})},
         "task": {**plan.describe(), "label_window": "(T, T + horizon_days * DAY_MS]",
                  "feature_window": "paid orders with ordered_at <= T"},
-        "classes": [{**c, "threshold": tables.threshold} if c["key"] == "high_value" else c
-                    for c in SPEC["labels"]["classes"]],
-        "high_value_threshold": {"value": tables.threshold, "unit": "currency",
-                                 "rule": f"{HIGH_VALUE_QUANTILE:.0f}th percentile of positive horizon spend, training rows"},
+        "classes": card_classes(tables),
+        "high_value_threshold": high_value_card(tables),
         "features": {"spec_file": "features.json", "spec_version": SPEC["spec_version"], "ordered": FEATURES},
         "onnx": {"file": "model.onnx", "sha256": _sha256(model_bytes), "bytes": len(model_bytes), **sig},
         "missing_values": {

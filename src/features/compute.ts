@@ -9,7 +9,9 @@
 //  - purchase days are distinct UTC day numbers floor(t / DAY_MS);
 //  - inter-purchase gaps: population std (ddof = 0), the sum of squared deviations with Kahan
 //    compensation like pandas' groupby sum;
-//  - NaN for missing values; counts and sums over nothing are 0.
+//  - NaN for missing values; counts and sums over nothing are 0;
+//  - an order without a known amount (--no-amounts) counts as an order, but a money feature whose
+//    window holds one is NaN, and its sequence token amount is 0 (spec 1.1.0 conventions.unknown_amount).
 import {
   DAY_MS,
   FEATURE_COUNT,
@@ -31,8 +33,10 @@ export interface CustomerAttributes {
 export interface PaidOrder {
   /** UTC milliseconds since the epoch. */
   orderedAtMs: number;
-  /** Exact integer cents. */
+  /** Exact integer cents (0 when the amount is unknown). */
   amountCents: number;
+  /** false when the source had no amount (Order.amountKnown); absent = known. */
+  amountKnown?: boolean;
   itemCount: number;
   externalId: string;
 }
@@ -85,6 +89,8 @@ export function computeFeatures(
   const ordersW = new Array<number>(WINDOW_COUNT).fill(0);
   const centsW = new Array<number>(WINDOW_COUNT).fill(0);
   const daysW = new Array<number>(WINDOW_COUNT).fill(0);
+  const unknownW = new Array<boolean>(WINDOW_COUNT).fill(false);
+  let unknownAll = false;
   let centsAll = 0;
   let daysAll = 0;
   let itemsAll = 0;
@@ -99,6 +105,8 @@ export function computeFeatures(
     const t = o.orderedAtMs;
     const day = utcDay(t);
     const newDay = day !== prevDay;
+    const unknown = o.amountKnown === false;
+    if (unknown) unknownAll = true;
     centsAll += o.amountCents;
     itemsAll += o.itemCount;
     if (o.amountCents > maxCents) maxCents = o.amountCents;
@@ -113,6 +121,7 @@ export function computeFeatures(
       if (t > windowStart[w]) {
         ordersW[w] += 1;
         centsW[w] += o.amountCents;
+        if (unknown) unknownW[w] = true;
         // Windows are suffixes of the time-ordered list: the first order inside a window starts a
         // purchase day even when its predecessor (outside the window) fell on the same UTC day.
         if (newDay || !(prevMs > windowStart[w])) daysW[w] += 1;
@@ -139,14 +148,14 @@ export function computeFeatures(
   out[o + F.purchase_days_180d] = daysW[2];
   out[o + F.purchase_days_365d] = daysW[3];
   out[o + F.purchase_days_all] = daysAll;
-  out[o + F.spend_30d] = centsW[0] / 100;
-  out[o + F.spend_90d] = centsW[1] / 100;
-  out[o + F.spend_180d] = centsW[2] / 100;
-  out[o + F.spend_365d] = centsW[3] / 100;
-  const spendAll = centsAll / 100;
+  out[o + F.spend_30d] = unknownW[0] ? NaN : centsW[0] / 100;
+  out[o + F.spend_90d] = unknownW[1] ? NaN : centsW[1] / 100;
+  out[o + F.spend_180d] = unknownW[2] ? NaN : centsW[2] / 100;
+  out[o + F.spend_365d] = unknownW[3] ? NaN : centsW[3] / 100;
+  const spendAll = unknownAll ? NaN : centsAll / 100;
   out[o + F.spend_all] = spendAll;
   out[o + F.monetary_mean] = n > 0 ? spendAll / n : NaN;
-  out[o + F.monetary_max] = n > 0 ? maxCents / 100 : NaN;
+  out[o + F.monetary_max] = n > 0 && !unknownAll ? maxCents / 100 : NaN;
   out[o + F.items_all] = itemsAll;
 
   const iptMean = gapCount >= 1 ? gapSum / gapCount : NaN;
@@ -173,7 +182,7 @@ export function computeFeatures(
     out[o + F.ipt_std_days] = NaN;
   }
 
-  out[o + F.spend_trend_90d] = (2 * centsW[1] - centsW[2]) / 100;
+  out[o + F.spend_trend_90d] = unknownW[2] ? NaN : (2 * centsW[1] - centsW[2]) / 100;
   out[o + F.orders_trend_90d] = 2 * ordersW[1] - ordersW[2];
   out[o + F.age_years] = (T - birthDateMs(customer.birthDate)) / DAY_MS / 365.25;
   const g = customer.gender?.trim() ?? '';
@@ -186,6 +195,8 @@ export interface SequenceResult<A extends Float32Array | Float64Array> {
   tokens: A;
   /** Real orders in `tokens` (the mask is 1 for the first `length` positions). */
   length: number;
+  /** Positions (0-based) whose order has no known amount: their token amount 0 means "unknown". */
+  unknownAmounts: number[];
 }
 
 /**
@@ -204,15 +215,17 @@ export function computeSequence<A extends Float32Array | Float64Array = Float64A
   const n = countedPrefix(paidOrders, asOfMs);
   const start = Math.max(0, n - SEQUENCE_MAX_ORDERS);
   let p = offset;
+  const unknownAmounts: number[] = [];
   for (let i = start; i < n; i++) {
     const o = paidOrders[i];
+    if (o.amountKnown === false) unknownAmounts.push(i - start);
     const t = o.orderedAtMs;
-    tokens[p] = o.amountCents / 100;
+    tokens[p] = o.amountKnown === false ? 0 : o.amountCents / 100;
     tokens[p + 1] = o.itemCount;
     tokens[p + 2] = i === 0 ? 0 : (t - paidOrders[i - 1].orderedAtMs) / DAY_MS;
     tokens[p + 3] = (asOfMs - t) / DAY_MS;
     tokens[p + 4] = dayOfWeek(t);
     p += SEQUENCE_TOKEN_WIDTH;
   }
-  return { tokens, length: n - start };
+  return { tokens, length: n - start, unknownAmounts };
 }

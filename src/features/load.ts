@@ -19,6 +19,8 @@ export interface CustomerFeatures {
   sequence: Float32Array;
   /** Real orders in `sequence` (mask = 1 for the first sequenceLength positions). */
   sequenceLength: number;
+  /** Positions in `sequence` whose order has no known amount (absent when every amount is known). */
+  sequenceUnknownAmounts?: readonly number[];
 }
 
 export interface FeatureQueryInfo {
@@ -45,11 +47,11 @@ interface Row {
   createdAt: Date | null;
   birthDate: string | null;
   gender: string | null;
-  /** JSON text: [[orderedAtMs, cents, itemCount, externalId], …] in (orderedAt, externalId) order; null = none. */
+  /** JSON text: [[orderedAtMs, cents, itemCount, externalId, amountKnown], …] in (orderedAt, externalId) order; null = none. */
   orders: string | null;
 }
 
-type OrderTuple = [number, number, number, string];
+type OrderTuple = [number, number, number, string, boolean];
 
 /**
  * Demographics and paid orders (orderedAt <= asOf) of the given customers (Customer.id uuids), in
@@ -82,7 +84,8 @@ export async function loadFeatureInputs(
                       (extract(epoch FROM o."orderedAt") * 1000)::bigint,
                       (o."amount" * 100)::bigint,
                       o."itemCount",
-                      o."externalId")
+                      o."externalId",
+                      o."amountKnown")
                     ORDER BY o."orderedAt", o."externalId" COLLATE "C")::text
               FROM "Order" o
              WHERE o."customerId" = c."id"
@@ -98,8 +101,8 @@ export async function loadFeatureInputs(
     const tuples: OrderTuple[] = r.orders === null ? [] : (JSON.parse(r.orders) as OrderTuple[]);
     const paidOrders: PaidOrder[] = new Array(tuples.length);
     for (let i = 0; i < tuples.length; i++) {
-      const [orderedAtMs, amountCents, itemCount, externalId] = tuples[i];
-      paidOrders[i] = { orderedAtMs, amountCents, itemCount, externalId };
+      const [orderedAtMs, amountCents, itemCount, externalId, amountKnown] = tuples[i];
+      paidOrders[i] = amountKnown === false ? { orderedAtMs, amountCents, itemCount, externalId, amountKnown } : { orderedAtMs, amountCents, itemCount, externalId };
     }
     result.set(r.key, { customer: { createdAt: r.createdAt, birthDate: r.birthDate, gender: r.gender }, paidOrders });
   }
@@ -123,8 +126,8 @@ export async function featuresForCustomers(
   // vectors never keeps a whole page alive and `.buffer` is exactly that customer's data.
   for (const [id, { customer, paidOrders }] of inputs) {
     const features = computeFeatures(customer, paidOrders, asOfMs);
-    const { tokens, length } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
-    out.set(id, { features, sequence: tokens, sequenceLength: length });
+    const { tokens, length, unknownAmounts } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
+    out.set(id, unknownAmounts.length > 0 ? { features, sequence: tokens, sequenceLength: length, sequenceUnknownAmounts: unknownAmounts } : { features, sequence: tokens, sequenceLength: length });
   }
   return out;
 }

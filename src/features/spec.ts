@@ -1,10 +1,15 @@
-// The feature spec this service implements: python-export/features.json (spec_version 1.0.0), as
+// The feature spec this service implements: python-export/features.json (spec_version 1.1.0), as
 // TypeScript constants. compute.ts fills vectors in exactly this order; the model registry calls
 // assertSpecMatches() with each model's features.json so a model trained on a different feature
 // list or sequence definition is refused at start-up instead of silently receiving wrong columns.
 
-/** Version of python-export/features.json this implementation follows. */
-export const FEATURE_SPEC_VERSION = '1.0.0';
+/**
+ * Version of python-export/features.json this implementation follows. 1.1.0 added
+ * conventions.unknown_amount (money features NaN where an order's amount is unknown): a minor bump,
+ * since data with every amount known gives exactly 1.0.0's values, and 1.0.0 models never saw such
+ * orders.
+ */
+export const FEATURE_SPEC_VERSION = '1.1.0';
 
 export const DAY_MS = 86_400_000;
 

@@ -10,6 +10,8 @@ export interface ModelRow {
   sequence?: Float32Array;
   /** Number of real tokens in `sequence`. */
   sequenceLength?: number;
+  /** Positions of `sequence` whose order has no known amount (explanations say so instead of "$0.00"). */
+  sequenceUnknownAmounts?: readonly number[];
   /** Positions of `sequence` hidden from the model (occlusion explanations). */
   maskedPositions?: readonly number[];
 }

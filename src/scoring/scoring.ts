@@ -202,13 +202,14 @@ export class Scoring {
         // Token layout (features.json "sequence"): amount, item_count, gap_days, days_before_t, day_of_week.
         const day = new Date(asOf.getTime() - token[3] * DAY_MS).toISOString().slice(0, 10);
         const cents = Math.round(token[0] * 100); // the token is float32; the amount was exact cents
-        const amount = `$${(cents / 100).toFixed(2)}`;
+        const known = !row.sequenceUnknownAmounts?.includes(j);
+        const amount = known ? `$${(cents / 100).toFixed(2)}` : 'amount unknown';
         inputs.push({
           feature: `order[${j}]`,
           label: `Order of ${day} (${amount})`,
-          value: cents / 100,
-          display: amount,
-          phrase: `there was an order of ${amount} on ${day}`,
+          value: known ? cents / 100 : null,
+          display: known ? amount : null,
+          phrase: known ? `there was an order of ${amount} on ${day}` : `there was an order on ${day}`,
           sources: SEQUENCE_SOURCES,
           withheldLabel: `Order ${j + 1} (oldest first)`,
           withheldPhrase: withheldClause(`one of the orders`),

@@ -1,5 +1,7 @@
 // Streams the shop's training data out of the configured database into the training pipeline's data
 // interface (python-export/README.md "Data interface"): customers.csv and orders.csv in a folder.
+// An order without a known amount (imported with --no-amounts) is exported with an empty amount,
+// which the pipeline reads as "unknown" (features.json conventions.unknown_amount), never as 0.00.
 // Only paid orders are exported (the only ones the features and labels count); customer names and
 // emails are left empty — the models never read them, so personal data does not leave the database.
 // PostgreSQL: COPY … TO STDOUT (pg-copy-streams) straight into the file. PGlite: keyset pages of a
@@ -26,6 +28,8 @@ export interface TrainingSource {
   exportedAt: string;
   customers: number;
   paid_orders: number;
+  /** Paid orders whose amount is unknown (Order.amountKnown = false). */
+  paid_orders_without_amount: number;
   customers_with_orders: number;
   first_order: string | null;
   last_order: string | null;
@@ -39,7 +43,7 @@ const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 const ORDERS_SELECT = `
   SELECT o."externalId" AS order_id, c."externalId" AS customer_id,
          to_char(o."orderedAt" AT TIME ZONE 'UTC', ${ISO}) AS ordered_at,
-         o."amount"::text AS amount, o."itemCount" AS item_count, o."currency"::text AS currency, o."status"::text AS status
+         CASE WHEN o."amountKnown" THEN o."amount"::text END AS amount, o."itemCount" AS item_count, o."currency"::text AS currency, o."status"::text AS status
   FROM "Order" o JOIN "Customer" c ON c."id" = o."customerId"
   WHERE o."status" = 'paid'`;
 const CUSTOMERS_SELECT = `
@@ -117,10 +121,11 @@ export async function exportTrainingData(
 ): Promise<TrainingSource> {
   const started = performance.now();
   const [summary] = await db.prisma.$queryRawUnsafe<
-    { customers: number; paid: number; buyers: number; first: Date | null; last: Date | null; currencies: string[] | null }[]
+    { customers: number; paid: number; unknown: number; buyers: number; first: Date | null; last: Date | null; currencies: string[] | null }[]
   >(`SELECT (SELECT count(*)::int FROM "Customer") AS customers, count(*)::int AS paid, count(DISTINCT o."customerId")::int AS buyers,
+            (count(*) FILTER (WHERE NOT o."amountKnown"))::int AS unknown,
             min(o."orderedAt") AS first, max(o."orderedAt") AS last,
-            array_agg(DISTINCT o."currency"::text) FILTER (WHERE o."currency" IS NOT NULL) AS currencies
+            array_agg(DISTINCT o."currency"::text) FILTER (WHERE o."currency" IS NOT NULL AND o."amountKnown") AS currencies
      FROM "Order" o WHERE o."status" = 'paid'`);
   options.onProgress?.(`exporting ${summary.customers.toLocaleString('en-US')} customers and ${summary.paid.toLocaleString('en-US')} paid orders (${db.kind === 'postgresql' ? 'COPY' : 'keyset pages'})…`);
   const customersFile = path.join(options.dir, 'customers.csv');
@@ -144,6 +149,7 @@ export async function exportTrainingData(
     exportedAt: new Date().toISOString(),
     customers: summary.customers,
     paid_orders: summary.paid,
+    paid_orders_without_amount: summary.unknown,
     customers_with_orders: summary.buyers,
     first_order: summary.first ? new Date(summary.first).toISOString() : null,
     last_order: summary.last ? new Date(summary.last).toISOString() : null,
