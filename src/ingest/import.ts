@@ -143,6 +143,8 @@ export interface ImportSummary {
   /** How rows reached the staging tables (ingest/session.ts). */
   stagingMethod?: StagingMethod;
   seconds: number;
+  /** Seconds per step: reading (parse, validate and stage) each file, the set-based checks, each merge, the commit. */
+  steps: Partial<Record<'customers file' | 'orders file' | 'checks' | 'customers merge' | 'orders merge' | 'commit', number>>;
 }
 
 export interface RowError {
@@ -425,10 +427,18 @@ export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOpt
     rowsWithoutCustomer: 0,
     amountsKnown: !ctx.noAmounts,
     seconds: 0,
+    steps: {},
+  };
+  let stepStart = performance.now();
+  const step = (name: keyof ImportSummary['steps']) => {
+    const now = performance.now();
+    summary.steps[name] = (now - stepStart) / 1000;
+    stepStart = now;
   };
 
   // ── one transaction: stage both files (COPY), check them set-based, then merge ─────────────────
   const run = async (sql: ImportSql) => {
+    const startMs = Date.now();
     summary.stagingMethod = sql.method;
     await createStaging(sql);
     const room = () => Math.max(maxErrors - errors.length, 1);
@@ -451,6 +461,7 @@ export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOpt
       );
       await out.end();
       ticker.done();
+      step('customers file');
     }
 
     // Orders file, likewise.
@@ -468,6 +479,7 @@ export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOpt
     await out.end();
     ticker.done();
     counts.clear();
+    step('orders file');
 
     // Set-based checks (also when some rows were bad, so that one run lists every problem).
     const checking = progressTicker(options, 'checking', ordersName);
@@ -482,6 +494,7 @@ export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOpt
     if (built.lines > built.count) report(failOrders, await conflictsInFile(sql, lineItems, room()));
     if (lineItems) report(failOrders, await oversizedOrders(sql, room()));
     report(failOrders, await conflictsWithDatabase(sql, built.orders, room()));
+    step('checks');
     if (errorCount > 0) throw refuse();
     summary.ordersInFile = built.count;
     summary.duplicateRows = lineItems ? 0 : built.lines - built.count;
@@ -489,24 +502,27 @@ export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOpt
     // Merge: customers (from the file, or placeholders for ids not yet in the database), then orders.
     const merging = progressTicker(options, 'inserting customers', customersName ?? ordersName);
     merging.begin();
-    const merged = options.customers ? await insertStagedCustomers(sql) : await insertPlaceholderCustomers(sql);
+    const merged = options.customers ? await insertStagedCustomers(sql, startMs) : await insertPlaceholderCustomers(sql, startMs);
     summary.customersInserted = merged.inserted;
     if (!options.customers) summary.placeholderCustomers = merged.inserted;
     // Customers referenced by orders but only existing in the database count as existing too.
     summary.customersExisting = merged.rows + merged.referencedOnly - merged.inserted;
+    step('customers merge');
 
     const inserting = progressTicker(options, 'inserting orders', ordersName);
     // The set-based insert is one statement: say that it has begun, or a terminal shows nothing
     // until it is over (and the phase's line would only appear just before the commit).
     inserting.begin();
-    summary.ordersInserted = await insertStagedOrders(sql, built.orders);
+    summary.ordersInserted = await insertStagedOrders(sql, built.orders, startMs);
     inserting.finished(summary.ordersInserted);
     summary.ordersExisting = summary.ordersInFile - summary.ordersInserted;
+    step('orders merge');
     if (options.dryRun) throw new Rollback();
   };
 
   try {
     await withImportTransaction(db.bulk, run, { insertBatchRows: options.batchSize });
+    step('commit');
   } catch (err) {
     if (!(err instanceof Rollback)) throw err;
   }

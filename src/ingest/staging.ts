@@ -256,6 +256,21 @@ export async function oversizedOrders(sql: ImportSql, limit: number): Promise<Fo
   }));
 }
 
+/**
+ * A UUIDv7 (RFC 9562) for the n-th row a merge inserts: the import's start in milliseconds, then n
+ * as a 44-bit counter (the spec's "fixed bit-length dedicated counter"), then 30 random bits. Rows
+ * of one import get increasing ids and later imports larger ones, so the primary-key and
+ * (customerId, …) indexes grow at their right edge instead of taking random inserts all over a
+ * B-tree far larger than the server's buffers — what made the merge of millions of rows slow with
+ * gen_random_uuid(). Ids made by the API (gen_random_uuid) stay as they are.
+ */
+export function uuidV7(startMs: number, n: string): string {
+  const ms = Math.trunc(startMs);
+  return `(lpad(to_hex(${ms}::bigint), 12, '0') || '7' || lpad(to_hex((${n} >> 32) & 4095), 3, '0')
+          || to_hex(32768 | ((${n} >> 18) & 16383))
+          || lpad(to_hex(((${n} & 262143) << 30) | floor(random() * 1073741824)::bigint), 12, '0'))::uuid`;
+}
+
 export interface CustomerMerge {
   /** Customer rows considered: customers-file rows, or the distinct customers of the orders. */
   rows: number;
@@ -268,10 +283,10 @@ export interface CustomerMerge {
  * Inserts the customers-file rows that are new (existing externalIds are left as they are);
  * created_at, when the file has none, is the customer's first order in the file.
  */
-export async function insertStagedCustomers(sql: ImportSql): Promise<CustomerMerge> {
+export async function insertStagedCustomers(sql: ImportSql, startMs: number): Promise<CustomerMerge> {
   const inserted = await sql.execute(`
-    INSERT INTO "Customer" ("externalId", "name", "email", "gender", "birthDate", "country", "createdAt", "updatedAt")
-    SELECT c.eid, c.name, c.email, c.gender, c.birth, c.country, COALESCE(c.created, f.first_at, CURRENT_TIMESTAMP), CURRENT_TIMESTAMP
+    INSERT INTO "Customer" ("id", "externalId", "name", "email", "gender", "birthDate", "country", "createdAt", "updatedAt")
+    SELECT ${uuidV7(startMs, '(row_number() OVER (ORDER BY c.line))')}, c.eid, c.name, c.email, c.gender, c.birth, c.country, COALESCE(c.created, f.first_at, CURRENT_TIMESTAMP), CURRENT_TIMESTAMP
     FROM import_customer c
     LEFT JOIN (SELECT ceid, min(at) AS first_at FROM import_line GROUP BY ceid) f ON f.ceid = c.eid
     ORDER BY c.line
@@ -284,10 +299,11 @@ export async function insertStagedCustomers(sql: ImportSql): Promise<CustomerMer
 }
 
 /** Orders-only imports: a placeholder customer (`Customer <id>`, created at its first order) per unknown id. */
-export async function insertPlaceholderCustomers(sql: ImportSql): Promise<CustomerMerge> {
+export async function insertPlaceholderCustomers(sql: ImportSql, startMs: number): Promise<CustomerMerge> {
   const inserted = await sql.execute(
-    `INSERT INTO "Customer" ("externalId", "name", "createdAt", "updatedAt")
-     SELECT ceid, $1 || ceid, min(at), CURRENT_TIMESTAMP FROM import_line GROUP BY ceid ORDER BY min(line)
+    `INSERT INTO "Customer" ("id", "externalId", "name", "createdAt", "updatedAt")
+     SELECT ${uuidV7(startMs, '(row_number() OVER (ORDER BY min(line)))')}, ceid, $1 || ceid, min(at), CURRENT_TIMESTAMP
+     FROM import_line GROUP BY ceid ORDER BY min(line)
      ON CONFLICT ("externalId") DO NOTHING`,
     [placeholderName('')],
   );
@@ -295,11 +311,15 @@ export async function insertPlaceholderCustomers(sql: ImportSql): Promise<Custom
   return { rows: r.rows, inserted, referencedOnly: 0 };
 }
 
-/** Inserts the orders into "Order" (identical existing orders are skipped); returns how many were new. */
-export async function insertStagedOrders(sql: ImportSql, orders: string): Promise<number> {
+/**
+ * Inserts the orders into "Order" (identical existing orders are skipped); returns how many were
+ * new. In (customer, time) order, the order of the (customerId, orderedAt, id) index.
+ */
+export async function insertStagedOrders(sql: ImportSql, orders: string, startMs: number): Promise<number> {
   return sql.execute(`
-    INSERT INTO "Order" ("customerId", "externalId", "orderedAt", "amount", "itemCount", "currency", "status", "amountKnown")
-    SELECT c."id", i.eid, i.at, COALESCE(i.amount, 0), i.items::integer, i.currency, i.status::"OrderStatus", i.amount IS NOT NULL
+    INSERT INTO "Order" ("id", "customerId", "externalId", "orderedAt", "amount", "itemCount", "currency", "status", "amountKnown")
+    SELECT ${uuidV7(startMs, '(row_number() OVER (ORDER BY c."id", i.at, i.line))')}, c."id", i.eid, i.at, COALESCE(i.amount, 0), i.items::integer, i.currency, i.status::"OrderStatus", i.amount IS NOT NULL
     FROM ${orders} i JOIN "Customer" c ON c."externalId" = i.ceid
+    ORDER BY c."id", i.at, i.line
     ON CONFLICT ("externalId") DO NOTHING`);
 }
