@@ -1,17 +1,21 @@
 // Bulk import of real transaction logs, all-or-nothing per run.
 //
 //  1. The files are inspected first: compressed, archived or binary input is refused (file error).
-//  2. The customers file is validated (streaming, nothing written).
-//  3. In ONE interactive transaction: the orders file is validated line by line and its valid
-//     lines are staged in a temporary table (ingest/staging.ts), so memory does not grow with the
-//     file. SQL then forms the orders (line items are summed), and finds conflicts: an order id
-//     repeated with other content, or already in the database with other content (as recordOrder's
-//     IDEMPOTENCY_CONFLICT). Bad rows and conflicts are collected as `FILE:LINE: reason` (the first
-//     `maxErrors`, plus a count). Orders' customers must be in the customers file or already in the
-//     database; when no customers file is given (e.g. CDNOW) unknown customers are created with a
-//     placeholder name (`Customer <id>`) and createdAt = their first order time.
-//  4. Any error: ImportError, the transaction rolls back, the database is untouched. Otherwise
-//     customers and orders are inserted in the same transaction. `dryRun` runs it all and rolls back.
+//  2. In ONE transaction (ingest/session.ts): each file is streamed through a synchronous CSV scan
+//     (parse.ts) and the row validators; every valid row goes, with its line number, into a
+//     temporary staging table by COPY (PostgreSQL: FROM STDIN while the file is still being read;
+//     embedded: FROM '/dev/blob' in blocks; through the server's socket: batched INSERTs). Memory
+//     does not grow with the file. Bad rows are collected as `FILE:LINE: reason` (the first
+//     `maxErrors`, plus a count).
+//  3. Set-based SQL checks what one row cannot show, each answer carrying its line (staging.ts):
+//     repeated customer ids and emails, emails owned by another customer, orders whose customer is
+//     neither in the customers file nor in the database, an order id repeated with other content
+//     or already in the database with other content (as recordOrder's IDEMPOTENCY_CONFLICT).
+//     Without a customers file (e.g. CDNOW) unknown customers get a placeholder name
+//     (`Customer <id>`) and createdAt = their first order time.
+//  4. Any error: ImportError, the transaction rolls back, the database is untouched (kill -9 too:
+//     nothing was committed). Otherwise customers, then orders are merged by one INSERT … SELECT
+//     each, and the transaction commits. `dryRun` runs it all and rolls back.
 //
 // Idempotent: rows are keyed by externalId; re-importing a file inserts nothing new, and identical
 // repeats are skipped. Existing customers are not updated. Order ids come from the file
