@@ -3,7 +3,7 @@
 //
 //   npx tsx bench/import.ts                       # 1,000,000 customers (~5.8M orders) on PostgreSQL; writes section 5c of RESULTS.md
 //   npx tsx bench/import.ts --pglite-customers 100000   # … and the embedded database at that size (0 = skip)
-//   options: --customers N, --reimport (time a second, idempotent import of the same files), --no-write
+//   options: --customers N (0: skip PostgreSQL), --reimport (time a second, idempotent import of the same files), --no-write
 //
 // `npm run bench -- --scale` runs it too (bench/run.ts). The files go to a temporary directory and
 // are deleted afterwards; so are the database and the data directory.
@@ -84,7 +84,7 @@ async function importOnce(target: string, files: { customers: string; orders: st
     rssMb: rss === undefined ? undefined : rss / 1024,
     cpuSeconds: user === undefined || sys === undefined ? undefined : user + sys,
     steps: lines.find((l) => l.trim().startsWith('steps:'))?.trim().replace(/^steps:\s+/, ''),
-    summary: r.code === 0 ? lines.filter((l) => /^(Imported| {2}(rows read|customers|orders):)/.test(l)).map((l) => l.trim()).join(' / ') : lines.filter((l) => l && !/^\s/.test(l)).slice(-6).join(' | ').slice(0, 600),
+    summary: r.code === 0 ? lines.filter((l) => /^ {2}(rows read|customers|orders):/.test(l)).map((l) => l.trim().replace(/\s+/g, ' ')).join(' / ') : lines.filter((l) => l && !/^\s/.test(l)).slice(-6).join(' | ').slice(0, 600),
     loadStart: r.loadStart,
     loadMax: r.loadMax,
   };
@@ -105,29 +105,32 @@ export async function importBench(options: { customers: number; pgliteCustomers:
   const runs: ImportRun[] = [];
   let sizes = '';
   try {
-    say(`exporting ${int(options.customers)} demo customers as CSV`);
-    const big = await exportCsv(path.join(dir, 'big'), options.customers);
-    sizes = `${int(options.customers)} customers and ${int(big.orderCount)} orders (${big.mb.toFixed(0)} MB of CSV)`;
-    const name = `bench_import_${Date.now().toString(36)}_${process.pid}`;
-    const admin = new pg.Client({ connectionString: options.adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const u = new URL(options.adminUrl);
-    u.pathname = `/${name}`;
-    try {
-      say(`importing into PostgreSQL (${name})`);
-      runs.push(await importOnce(`PostgreSQL, ${int(options.customers)} customers`, big, { DATABASE_URL: u.toString() }));
-      say(`→ ${runs.at(-1)!.ok ? `${runs.at(-1)!.seconds} s` : runs.at(-1)!.summary}`);
-      if (options.reimport) {
-        say('importing the same files again (idempotent: nothing to add)');
-        runs.push(await importOnce(`PostgreSQL, the same files again`, big, { DATABASE_URL: u.toString() }));
+    let big: Awaited<ReturnType<typeof exportCsv>> | undefined;
+    if (options.customers > 0) {
+      say(`exporting ${int(options.customers)} demo customers as CSV`);
+      big = await exportCsv(path.join(dir, 'big'), options.customers);
+      sizes = `${int(options.customers)} customers and ${int(big.orderCount)} orders (${big.mb.toFixed(0)} MB of CSV)`;
+      const name = `bench_import_${Date.now().toString(36)}_${process.pid}`;
+      const admin = new pg.Client({ connectionString: options.adminUrl });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      const u = new URL(options.adminUrl);
+      u.pathname = `/${name}`;
+      try {
+        say(`importing into PostgreSQL (${name})`);
+        runs.push(await importOnce(`PostgreSQL, ${int(options.customers)} customers`, big, { DATABASE_URL: u.toString() }));
+        say(`→ ${runs.at(-1)!.ok ? `${runs.at(-1)!.seconds} s` : runs.at(-1)!.summary}`);
+        if (options.reimport) {
+          say('importing the same files again (idempotent: nothing to add)');
+          runs.push(await importOnce(`PostgreSQL, the same files again`, big, { DATABASE_URL: u.toString() }));
+        }
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+        await admin.end();
       }
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
-      await admin.end();
     }
     if (options.pgliteCustomers > 0) {
-      const small = options.pgliteCustomers === options.customers ? big : await exportCsv(path.join(dir, 'small'), options.pgliteCustomers);
+      const small = big && options.pgliteCustomers === options.customers ? big : await exportCsv(path.join(dir, 'small'), options.pgliteCustomers);
       say(`importing ${int(options.pgliteCustomers)} customers into a fresh embedded data directory`);
       runs.push(await importOnce(`embedded PGlite, ${int(options.pgliteCustomers)} customers (${int(small.orderCount)} orders)`, small, { DATABASE_URL: '', DATA_DIR: path.join(dir, 'data') }));
       say(`→ ${runs.at(-1)!.ok ? `${runs.at(-1)!.seconds} s` : runs.at(-1)!.summary}`);
