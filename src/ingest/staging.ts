@@ -281,14 +281,16 @@ export interface CustomerMerge {
 
 /**
  * Inserts the customers-file rows that are new (existing externalIds are left as they are);
- * created_at, when the file has none, is the customer's first order in the file.
+ * created_at, when the file has none, is the customer's first order in the file (only those
+ * customers' lines are aggregated: a file with created_at everywhere costs no GROUP BY).
  */
 export async function insertStagedCustomers(sql: ImportSql, startMs: number): Promise<CustomerMerge> {
   const inserted = await sql.execute(`
     INSERT INTO "Customer" ("id", "externalId", "name", "email", "gender", "birthDate", "country", "createdAt", "updatedAt")
     SELECT ${uuidV7(startMs, '(row_number() OVER (ORDER BY c.line))')}, c.eid, c.name, c.email, c.gender, c.birth, c.country, COALESCE(c.created, f.first_at, CURRENT_TIMESTAMP), CURRENT_TIMESTAMP
     FROM import_customer c
-    LEFT JOIN (SELECT ceid, min(at) AS first_at FROM import_line GROUP BY ceid) f ON f.ceid = c.eid
+    LEFT JOIN (SELECT ceid, min(at) AS first_at FROM import_line
+               WHERE ceid IN (SELECT eid FROM import_customer WHERE created IS NULL) GROUP BY ceid) f ON f.ceid = c.eid
     ORDER BY c.line
     ON CONFLICT ("externalId") DO NOTHING`);
   const [r] = await sql.query<{ rows: number; referenced: number }>(
