@@ -360,11 +360,12 @@ const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\
 export function parseTimestamp(s: string, field: string, localToUtc?: (wallClockMs: number) => number): Parsed<Date> {
   if (s === '') return bad(`${field} is missing`);
   const m = TIMESTAMP.exec(s);
-  const invalid = bad(`${field} ${quote(s)} is not an ISO-8601 date/time`);
-  if (!m) return invalid;
+  // Built only for a bad value: this runs for every row of a file.
+  const invalid = () => bad(`${field} ${quote(s)} is not an ISO-8601 date/time`);
+  if (!m) return invalid();
   const day = validDay(Number(m[1]), Number(m[2]), Number(m[3]));
   const [h, mi, sec] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
-  if (day === null || h > 23 || mi > 59 || sec > 59) return invalid;
+  if (day === null || h > 23 || mi > 59 || sec > 59) return invalid();
   const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3) || 0);
   const wallClock = day + ((h * 60 + mi) * 60 + sec) * 1000 + ms;
   const z = m[8];
@@ -464,37 +465,36 @@ export function parseCustomerRecord(
   ctx?: Pick<OrderRowContext, 'when' | 'timeProblem'>,
 ): Parsed<CustomerRow> {
   if (fields.length !== width) return bad(`expected ${width} fields, found ${fields.length}`);
-  const get = (c: CustomerColumn) => cell(fields, cols, c);
   const reasons: string[] = [];
-  const id = get('customer_id');
+  const id = cell(fields, cols, 'customer_id');
   if (id === '') reasons.push('customer_id is missing');
   else if (!ID.test(id)) reasons.push('customer_id must be 1–200 characters without spaces');
-  const email = get('email');
+  const email = cell(fields, cols, 'email');
   if (email !== '' && !EMAIL.test(email)) reasons.push(`email ${quote(email)} is not an email address`);
   let gender: string | null = null;
-  const g = get('gender').toUpperCase();
+  const g = cell(fields, cols, 'gender').toUpperCase();
   if (g === 'F' || g === 'FEMALE') gender = 'F';
   else if (g === 'M' || g === 'MALE') gender = 'M';
   else if (g === 'X' || g === 'OTHER') gender = 'X';
-  else if (g !== '') reasons.push(`gender ${quote(get('gender'))} must be F, M, X or empty`);
+  else if (g !== '') reasons.push(`gender ${quote(cell(fields, cols, 'gender'))} must be F, M, X or empty`);
   let birthDate: string | null = null;
-  if (get('birth_date') !== '') {
-    const b = parseDay(get('birth_date'), 'birth_date');
+  if (cell(fields, cols, 'birth_date') !== '') {
+    const b = parseDay(cell(fields, cols, 'birth_date'), 'birth_date');
     if (b.ok) birthDate = b.value;
     else reasons.push(b.reason);
   }
-  const country = get('country').toUpperCase();
-  if (country !== '' && !/^[A-Z]{2}$/.test(country)) reasons.push(`country ${quote(get('country'))} is not an ISO-3166 alpha-2 code`);
+  const country = cell(fields, cols, 'country').toUpperCase();
+  if (country !== '' && !/^[A-Z]{2}$/.test(country)) reasons.push(`country ${quote(cell(fields, cols, 'country'))} is not an ISO-3166 alpha-2 code`);
   let createdAt: Date | null = null;
-  if (get('created_at') !== '') {
-    const c = ctx ? checkedWhen(ctx, get('created_at'), 'created_at') : parseTimestamp(get('created_at'), 'created_at');
+  if (cell(fields, cols, 'created_at') !== '') {
+    const c = ctx ? checkedWhen(ctx, cell(fields, cols, 'created_at'), 'created_at') : parseTimestamp(cell(fields, cols, 'created_at'), 'created_at');
     if (c.ok) createdAt = c.value;
     else reasons.push(c.reason);
   }
   if (reasons.length > 0) return bad(reasons.join('; '));
   return ok({
     externalId: id,
-    name: get('name') || placeholderName(id),
+    name: cell(fields, cols, 'name') || placeholderName(id),
     email: email || null,
     gender,
     birthDate,
@@ -512,25 +512,24 @@ const stamp = (at: Date) => at.toISOString().replace(/[-:.Z]/g, '');
  */
 export function parseOrderRecord(fields: string[], width: number, cols: Columns<OrderColumn>, line: number, ctx: OrderRowContext): Parsed<StagedLine> {
   if (fields.length !== width) return bad(`expected ${width} fields, found ${fields.length}`);
-  const get = (c: OrderColumn) => cell(fields, cols, c);
   const reasons: string[] = [];
-  const customer = get('customer_id');
+  const customer = cell(fields, cols, 'customer_id');
   if (customer === '') reasons.push('customer_id is missing');
   else if (!ID.test(customer)) reasons.push('customer_id must be 1–200 characters without spaces');
-  const orderId = get('order_id');
+  const orderId = cell(fields, cols, 'order_id');
   if (cols.order_id !== undefined) {
     if (orderId === '') reasons.push('order_id is missing');
     else if (!ID.test(orderId)) reasons.push('order_id must be 1–200 characters without spaces');
   }
-  const at = checkedWhen(ctx, get('ordered_at'), 'ordered_at');
+  const at = checkedWhen(ctx, cell(fields, cols, 'ordered_at'), 'ordered_at');
   if (!at.ok) reasons.push(at.reason);
-  const amount: Parsed<string | null> = ctx.noAmounts ? ok(null) : parseAmount(get('amount'));
+  const amount: Parsed<string | null> = ctx.noAmounts ? ok(null) : parseAmount(cell(fields, cols, 'amount'));
   if (!amount.ok) reasons.push(amount.reason);
-  const items = get('item_count') === '' ? ok(1) : parseCount(get('item_count'));
+  const items = cell(fields, cols, 'item_count') === '' ? ok(1) : parseCount(cell(fields, cols, 'item_count'));
   if (!items.ok) reasons.push(items.reason);
-  const currency = get('currency') || ctx.currency;
+  const currency = cell(fields, cols, 'currency') || ctx.currency;
   if (!/^[A-Z]{3}$/.test(currency)) reasons.push(`currency ${quote(currency)} is not 3 upper-case letters`);
-  const status = (get('status') || 'paid') as OrderStatusValue;
+  const status = (cell(fields, cols, 'status') || 'paid') as OrderStatusValue;
   if (!STATUSES.includes(status)) reasons.push(`status ${quote(status)} must be one of ${STATUSES.join(', ')}`);
   if (reasons.length > 0 || !at.ok || !amount.ok || !items.ok) return bad(reasons.join('; '));
   let externalId = orderId;
@@ -564,31 +563,30 @@ export function parseLineItemRecord(
   opts: LineItemOptions,
 ): Parsed<StagedLine | null> {
   if (fields.length !== width) return bad(`expected ${width} fields, found ${fields.length}`);
-  const get = (c: LineItemColumn) => cell(fields, cols, c);
   const reasons: string[] = [];
-  const customer = get('customer_id');
+  const customer = cell(fields, cols, 'customer_id');
   if (customer === '') {
     if (opts.skipMissingCustomer) return ok(null);
     reasons.push('customer_id is missing (--skip-missing-customer skips such lines and counts them)');
   } else if (!ID.test(customer)) reasons.push('customer_id must be 1–200 characters without spaces');
-  const orderId = get('order_id');
+  const orderId = cell(fields, cols, 'order_id');
   if (cols.order_id !== undefined) {
     if (orderId === '') reasons.push('order_id is missing');
     else if (!ID.test(orderId)) reasons.push('order_id must be 1–200 characters without spaces');
   }
-  const at = checkedWhen(ctx, get('ordered_at'), 'ordered_at');
+  const at = checkedWhen(ctx, cell(fields, cols, 'ordered_at'), 'ordered_at');
   if (!at.ok) reasons.push(at.reason);
-  const quantity = cols.quantity === undefined ? ok(1) : parseQuantity(get('quantity'));
+  const quantity = cols.quantity === undefined ? ok(1) : parseQuantity(cell(fields, cols, 'quantity'));
   if (!quantity.ok) reasons.push(quantity.reason);
   let amount: Parsed<string | null> = ok(null);
   let unitPrice: Parsed<string | null> = ok(null);
   if (!ctx.noAmounts) {
-    if (cols.line_amount !== undefined) amount = parseDecimal(get('line_amount'), 'line_amount', { signed: true, maxDecimals: 4 });
-    else unitPrice = parseDecimal(get('unit_price'), 'unit_price', { maxDecimals: 4 });
+    if (cols.line_amount !== undefined) amount = parseDecimal(cell(fields, cols, 'line_amount'), 'line_amount', { signed: true, maxDecimals: 4 });
+    else unitPrice = parseDecimal(cell(fields, cols, 'unit_price'), 'unit_price', { maxDecimals: 4 });
   }
   if (!amount.ok) reasons.push(amount.reason);
   if (!unitPrice.ok) reasons.push(unitPrice.reason);
-  const currency = get('currency') || ctx.currency;
+  const currency = cell(fields, cols, 'currency') || ctx.currency;
   if (!/^[A-Z]{3}$/.test(currency)) reasons.push(`currency ${quote(currency)} is not 3 upper-case letters`);
   if (reasons.length > 0 || !at.ok || !quantity.ok || !amount.ok || !unitPrice.ok) return bad(reasons.join('; '));
   const cancelled = opts.cancelPrefix !== undefined && opts.cancelPrefix !== '' && orderId.startsWith(opts.cancelPrefix);
