@@ -29,6 +29,7 @@ import { featuresForCustomers } from '../src/features/index.js';
 import { createTreeShapExplainer } from '../src/inference/explain/index.js';
 import { buildFeeds, type ModelRow } from '../src/inference/tensors.js';
 import { createScoring } from '../src/scoring/setup.js';
+import { IMPORT_END, IMPORT_START, importBench, importSection } from './import.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: opts } = parseArgs({
@@ -339,6 +340,7 @@ async function main() {
 
   let provider = 'cpu';
   let scale: ScoreRun | undefined;
+  let importText: string | undefined;
   try {
     if (!opts['scale-only']) {
       // ------------------------------------------------------------ data
@@ -607,6 +609,8 @@ async function main() {
       scale = runScore(url, n);
       say(`scale: ${scale.status} ${scale.rate ? `${int(scale.rate)} customers/s` : ''} ${scale.note}`);
       (scale as ScoreRun & { seedSeconds?: number }).seedSeconds = seedSeconds;
+      say('scale: npm run import of the same number of customers as CSV (bench/import.ts)');
+      importText = await importBench({ customers: n, pgliteCustomers: 0, adminUrl: opts['admin-url'] });
     }
   } finally {
     await cleanup();
@@ -656,6 +660,12 @@ async function main() {
     SCALE_START,
     scaleText,
     SCALE_END,
+    '',
+    '## 5c. Import at scale (`npm run import`, opt-in)',
+    '',
+    IMPORT_START,
+    importText ?? importSection(previous) ?? 'Not measured yet: run `npx tsx bench/import.ts` or `npm run bench -- --scale-only`.',
+    IMPORT_END,
     '',
   ].join('\n');
   console.log(doc);

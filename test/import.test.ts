@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -498,5 +498,87 @@ describe.each(databaseKinds)('conflicts, bounds and other exports on %s', (kind)
     // Importing z3 again with an amount is a conflict: the database knows it has none.
     const withAmount = await file('iso-amount.csv', 'order_id,customer_id,ordered_at,amount\nz3,tz-1,2024-07-01T07:00:00Z,0.00\n');
     expect((await importError(importFiles(t.db, { orders: withAmount }))).errors[0].reason).toContain('amount "0.00" here, no amount in the database');
+  });
+});
+
+// Files larger than one read chunk (1 MiB): records and quoted fields straddle chunk boundaries,
+// row checks run while rows stream into the staging tables, cross-row checks run in SQL — and
+// every problem still names the line it is on.
+describe.each(databaseKinds)('large files on %s', (kind) => {
+  let t: TestDatabase;
+  const N = 16_000; // customers, ~1.3 MB
+  const ORDERS_PER = 2; // orders per customer → 32,000 order lines, ~2 MB
+  beforeAll(async () => {
+    t = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  /** Customers with names that need quoting (commas, quotes, a line break every 500th). */
+  const customerName = (i: number) => (i % 500 === 7 ? `Two-line\nName ${i}` : i % 3 === 0 ? `Doe, "J" ${i}${'x'.repeat(i % 90)}` : `Plain ${i}`);
+  const csvName = (name: string) => (/[",\n]/.test(name) ? `"${name.replace(/"/g, '""')}"` : name);
+
+  async function write(tag: string, edit: { orderLine?: [number, string] } = {}) {
+    const customers = ['customer_id,name,email,created_at'];
+    for (let i = 1; i <= N; i++) customers.push(`big-${i},${csvName(customerName(i))},big${i}@example.com,2024-01-01T00:00:00.000Z`);
+    const orders = ['order_id,customer_id,ordered_at,amount,item_count'];
+    for (let i = 1; i <= N; i++) {
+      for (let k = 1; k <= ORDERS_PER; k++) orders.push(`big-${i}-${k},big-${i},2024-02-${String(k).padStart(2, '0')}T10:00:00.000Z,${i % 97}.${String(k).padStart(2, '0')},${k}`);
+    }
+    // A file line = array index + 1 for orders (no line breaks inside fields); customers' lines shift after each two-line name.
+    if (edit.orderLine) orders[edit.orderLine[0] - 1] = edit.orderLine[1];
+    const customersFile = path.join(tmp, `${kind}-${tag}-customers.csv`);
+    const ordersFile = path.join(tmp, `${kind}-${tag}-orders.csv`);
+    await writeFile(customersFile, `${customers.join('\r\n')}\r\n`);
+    await writeFile(ordersFile, `${orders.join('\n')}\n`);
+    for (const f of [customersFile, ordersFile]) expect((await stat(f)).size).toBeGreaterThan(1 << 20);
+    return { customers: customersFile, orders: ordersFile };
+  }
+
+  const count = async () => ({ customers: await t.db.prisma.customer.count(), orders: await t.db.prisma.order.count() });
+
+  it('an error on line N of a file of many chunks is reported as line N; set-based checks name their lines; nothing is written', async () => {
+    // Physical lines of the customers file: one per customer plus one per two-line name before it.
+    const twoLineBefore = (i: number) => Array.from({ length: i - 1 }, (_, k) => k + 1).filter((k) => k % 500 === 7).length;
+    const customerLineOf = (i: number) => 1 + i + twoLineBefore(i);
+    const badOrderLine = 28_457; // deep in the orders file, past its first read chunk
+    const files = await write('bad', { orderLine: [badOrderLine, 'big-x,big-5000,2024-02-01T10:00:00Z,-1.00,1'] });
+    // Another order of an unknown customer (a set-based check), and a repeated email in the customers file.
+    const unknownLine = 25_001;
+    const lines = (await readFile(files.orders, 'utf8')).split('\n');
+    lines[unknownLine - 1] = 'big-y,ghost-1,2024-02-01T10:00:00Z,1.00,1';
+    await writeFile(files.orders, lines.join('\n'));
+    // Physical lines (a two-line name holds a bare LF; records end with CRLF).
+    const customerLines = (await readFile(files.customers, 'utf8')).split('\n');
+    const dupAt = customerLineOf(5_555);
+    expect(customerLines[dupAt - 1]).toMatch(/^big-5555,/);
+    customerLines[dupAt - 1] = customerLines[dupAt - 1].replace('big5555@example.com', 'big12@example.com');
+    await writeFile(files.customers, customerLines.join('\n'));
+
+    const err = await importError(importFiles(t.db, files));
+    expect(err.errors.map((e) => [path.basename(e.file), e.line, e.reason])).toEqual([
+      [path.basename(files.customers), dupAt, `email "big12@example.com" is also used at line ${customerLineOf(12)}`],
+      [path.basename(files.orders), unknownLine, `customer "ghost-1" is neither in ${path.relative(process.cwd(), files.customers)} nor in the database`],
+      [path.basename(files.orders), badOrderLine, 'amount -1.00 is negative'],
+    ]);
+    expect(await count()).toEqual({ customers: 0, orders: 0 });
+  });
+
+  it('imports every row of a file of many chunks exactly (quoted names across chunk boundaries, CRLF), then re-imports as a no-op', async () => {
+    const files = await write('good');
+    const s = await importFiles(t.db, files);
+    expect(s).toMatchObject({ customerRowsRead: N, customersInserted: N, orderRowsRead: N * ORDERS_PER, ordersInserted: N * ORDERS_PER });
+    const names = await t.db.prisma.customer.findMany({ where: { externalId: { startsWith: 'big-' } }, select: { externalId: true, name: true } });
+    const byId = new Map(names.map((c) => [c.externalId, c.name]));
+    for (let i = 1; i <= N; i++) expect(byId.get(`big-${i}`)).toBe(customerName(i));
+    const o = await t.db.prisma.order.findUniqueOrThrow({ where: { externalId: 'big-4321-2' }, include: { customer: { select: { externalId: true } } } });
+    expect([o.customer.externalId, o.orderedAt.toISOString(), o.amount.toFixed(2), o.itemCount]).toEqual(['big-4321', '2024-02-02T10:00:00.000Z', `${4321 % 97}.02`, 2]);
+    // Bulk-inserted rows get time-ordered UUIDv7 ids (see ingest/staging.ts).
+    expect(o.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+    const again = await importFiles(t.db, files);
+    expect(again).toMatchObject({ customersInserted: 0, customersExisting: N, ordersInserted: 0, ordersExisting: N * ORDERS_PER });
+    expect(await count()).toEqual({ customers: N, orders: N * ORDERS_PER });
   });
 });

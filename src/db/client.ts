@@ -23,6 +23,12 @@ import { serveOverSocket, SOCKET_PORT, type OwnerSocket } from './owner-socket.j
 export type DatabaseKind = 'pglite' | 'postgresql';
 
 /**
+ * The connection below Prisma, for bulk loads in one transaction (ingest/session.ts): the pg pool
+ * (`copy`: it carries COPY FROM STDIN; the owner socket does not), or the in-process PGlite.
+ */
+export type BulkAccess = { kind: 'pg'; pool: pg.Pool; copy: boolean } | { kind: 'pglite'; pglite: PGlite };
+
+/**
  * How this process reaches the database: `url` a PostgreSQL server; `owner` the embedded database
  * opened in-process (this process holds the data directory's lock); `owner-socket` the embedded
  * database through the socket of the server that owns it.
@@ -61,6 +67,8 @@ export interface Database {
   readonly queryCount: () => number;
   /** The socket this process serves the embedded database on (server owners only). */
   readonly socketPath?: string;
+  /** The connection below Prisma, for bulk loads (COPY) in one transaction: npm run import. */
+  readonly bulk: BulkAccess;
   /**
    * Hears committed changes from every writer (see changes.ts). Available to servers: PostgreSQL
    * (a LISTEN connection of its own) and the embedded database's owner.
@@ -76,6 +84,7 @@ interface Driver {
   /** What the schema engine connects through, when it must not share the client's pool. */
   migrationAdapterFactory?: SqlMigrationAwareDriverAdapterFactory;
   socketPath?: string;
+  bulk: BulkAccess;
   subscribe(handlers: ChangeHandlers): Promise<ChangeSubscription>;
   close(): Promise<void>;
 }
@@ -117,6 +126,8 @@ function postgresDriver(target: PostgresTarget, poolSize: number, access: Databa
     // replica, npm run train). So it gets pools of its own, closed (and the lock with them) after
     // each migration — except through the owner's socket, where one connection is all there is.
     migrationAdapterFactory: access === 'owner-socket' ? undefined : new PrismaPg(config),
+    // The owner socket does not carry COPY FROM STDIN (ingest/session.ts).
+    bulk: { kind: 'pg', pool, copy: access !== 'owner-socket' },
     subscribe: (handlers) =>
       access === 'owner-socket'
         ? Promise.reject(new Error('Changes are heard by the owner of the embedded database, not through its socket'))
@@ -204,6 +215,7 @@ async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve
     access: 'owner',
     adapterFactory: new PrismaPGlite(pglite),
     socketPath: socket?.path,
+    bulk: { kind: 'pglite', pglite },
     async subscribe(handlers) {
       // The owner's own writes arrive through PGlite's listener; socket clients' through the tap.
       listeners.add(handlers);
@@ -319,6 +331,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     prisma,
     adapterFactory: driver.migrationAdapterFactory ?? driver.adapterFactory,
     socketPath: driver.socketPath,
+    bulk: driver.bulk,
     queryCount: () => queries,
     subscribeToChanges: (handlers) => driver.subscribe(handlers),
     async close() {

@@ -1,5 +1,5 @@
-// Batched inserts of the demo seeder (customers and orders) and the importer (customers; its orders
-// go through ingest/staging.ts, which also finds conflicts). One statement per batch:
+// Batched inserts of the demo seeder (customers and orders; the importer stages rows by COPY and
+// merges them set-based instead, see ingest/staging.ts). One statement per batch:
 // `INSERT … SELECT … FROM unnest($1::text[], …) ON CONFLICT ("externalId") DO NOTHING`.
 // Array parameters work with both driver adapters (PGlite and pg); a raw call must hold exactly
 // one statement (PGlite rejects several). Every value travels as text and is cast in SQL, so the
@@ -35,9 +35,6 @@ export interface OrderRow {
 
 /** Anything that can run raw SQL: the client itself or an interactive-transaction client. */
 export type RawSqlClient = Pick<PrismaClient, '$executeRaw' | '$queryRaw'>;
-
-/** Rows per INSERT statement by default. */
-export const DEFAULT_BATCH_SIZE = 5_000;
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
@@ -81,50 +78,4 @@ export async function insertOrderBatch(client: RawSqlClient, rows: readonly Orde
          AS t(eid, ceid, at, amount, items, currency, status)
     JOIN "Customer" c ON c."externalId" = t.ceid
     ON CONFLICT ("externalId") DO NOTHING`;
-}
-
-/** Inserts any number of customers in batches; returns how many were new. */
-export async function insertCustomers(client: RawSqlClient, rows: readonly CustomerRow[], batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
-  let inserted = 0;
-  for (let i = 0; i < rows.length; i += batchSize) inserted += await insertCustomerBatch(client, rows.slice(i, i + batchSize));
-  return inserted;
-}
-
-/** Inserts any number of orders in batches; returns how many were new. */
-export async function insertOrders(client: RawSqlClient, rows: readonly OrderRow[], batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
-  let inserted = 0;
-  for (let i = 0; i < rows.length; i += batchSize) inserted += await insertOrderBatch(client, rows.slice(i, i + batchSize));
-  return inserted;
-}
-
-/** Which of these customer externalIds already exist (one query per `batchSize` ids). */
-export async function existingCustomerIds(client: RawSqlClient, externalIds: readonly string[], batchSize = 10_000): Promise<Set<string>> {
-  const found = new Set<string>();
-  for (let i = 0; i < externalIds.length; i += batchSize) {
-    const chunk = externalIds.slice(i, i + batchSize);
-    const rows = await client.$queryRaw<{ externalId: string }[]>`
-      SELECT "externalId" FROM "Customer" WHERE "externalId" = ANY(${chunk}::text[])`;
-    for (const r of rows) found.add(r.externalId);
-  }
-  return found;
-}
-
-/** Emails among these that belong to a customer with another externalId: pairs [email, owner]. */
-export async function conflictingEmails(
-  client: RawSqlClient,
-  pairs: readonly { email: string; externalId: string }[],
-  batchSize = 10_000,
-): Promise<Map<string, string>> {
-  const conflicts = new Map<string, string>();
-  for (let i = 0; i < pairs.length; i += batchSize) {
-    const chunk = pairs.slice(i, i + batchSize);
-    const emails = chunk.map((p) => p.email);
-    const ids = chunk.map((p) => p.externalId);
-    const rows = await client.$queryRaw<{ email: string; externalId: string }[]>`
-      SELECT c."email", c."externalId" FROM "Customer" c
-      JOIN unnest(${emails}::text[], ${ids}::text[]) AS t(email, eid) ON c."email" = t.email
-      WHERE c."externalId" <> t.eid`;
-    for (const r of rows) conflicts.set(r.email, r.externalId);
-  }
-  return conflicts;
 }

@@ -130,6 +130,7 @@ async function main() {
         ...(s.rowsWithoutCustomer ? [`  skipped:    ${fmt(s.rowsWithoutCustomer)} rows without a customer id (--skip-missing-customer)`] : []),
         `  customers:  ${fmt(s.customersInserted)} inserted${s.placeholderCustomers ? ` (${fmt(s.placeholderCustomers)} with a placeholder name)` : ''}, ${fmt(s.customersExisting)} already existed`,
         `  orders:     ${fmt(s.ordersInserted)} inserted${skipped.length ? `, ${skipped.join(', ')}` : ''}${s.amountsKnown ? '' : ' — without amounts (amountKnown = false)'}`,
+        `  steps:      ${Object.entries(s.steps).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')} (staging by ${s.stagingMethod})`,
       ].join('\n'),
     );
   } finally {

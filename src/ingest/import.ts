@@ -1,17 +1,21 @@
 // Bulk import of real transaction logs, all-or-nothing per run.
 //
 //  1. The files are inspected first: compressed, archived or binary input is refused (file error).
-//  2. The customers file is validated (streaming, nothing written).
-//  3. In ONE interactive transaction: the orders file is validated line by line and its valid
-//     lines are staged in a temporary table (ingest/staging.ts), so memory does not grow with the
-//     file. SQL then forms the orders (line items are summed), and finds conflicts: an order id
-//     repeated with other content, or already in the database with other content (as recordOrder's
-//     IDEMPOTENCY_CONFLICT). Bad rows and conflicts are collected as `FILE:LINE: reason` (the first
-//     `maxErrors`, plus a count). Orders' customers must be in the customers file or already in the
-//     database; when no customers file is given (e.g. CDNOW) unknown customers are created with a
-//     placeholder name (`Customer <id>`) and createdAt = their first order time.
-//  4. Any error: ImportError, the transaction rolls back, the database is untouched. Otherwise
-//     customers and orders are inserted in the same transaction. `dryRun` runs it all and rolls back.
+//  2. In ONE transaction (ingest/session.ts): each file is streamed through a synchronous CSV scan
+//     (parse.ts) and the row validators; every valid row goes, with its line number, into a
+//     temporary staging table by COPY (PostgreSQL: FROM STDIN while the file is still being read;
+//     embedded: FROM '/dev/blob' in blocks; through the server's socket: batched INSERTs). Memory
+//     does not grow with the file. Bad rows are collected as `FILE:LINE: reason` (the first
+//     `maxErrors`, plus a count).
+//  3. Set-based SQL checks what one row cannot show, each answer carrying its line (staging.ts):
+//     repeated customer ids and emails, emails owned by another customer, orders whose customer is
+//     neither in the customers file nor in the database, an order id repeated with other content
+//     or already in the database with other content (as recordOrder's IDEMPOTENCY_CONFLICT).
+//     Without a customers file (e.g. CDNOW) unknown customers get a placeholder name
+//     (`Customer <id>`) and createdAt = their first order time.
+//  4. Any error: ImportError, the transaction rolls back, the database is untouched (kill -9 too:
+//     nothing was committed). Otherwise customers, then orders are merged by one INSERT … SELECT
+//     each, and the transaction commits. `dryRun` runs it all and rolls back.
 //
 // Idempotent: rows are keyed by externalId; re-importing a file inserts nothing new, and identical
 // repeats are skipped. Existing customers are not updated. Order ids come from the file
@@ -21,14 +25,7 @@ import path from 'node:path';
 import { loadConfig } from '../config.js';
 import type { Database } from '../db/client.js';
 import { orderTimeProblem } from '../db/rules.js';
-import {
-  DEFAULT_BATCH_SIZE,
-  conflictingEmails,
-  existingCustomerIds,
-  insertCustomerBatch,
-  type CustomerRow,
-  type RawSqlClient,
-} from './bulk.js';
+import type { CustomerRow } from './bulk.js';
 import { checkTimeZone, dateParser, wallClockToInstant } from './dates.js';
 import { CUSTOMER_COLUMNS, ORDER_COLUMNS } from './format.js';
 import {
@@ -42,10 +39,9 @@ import {
   parseLineItemRecord,
   parseOrderRecord,
   parseTimestamp,
-  placeholderName,
   quote,
-  readCsv,
-  readWhitespace,
+  scanCsv,
+  scanWhitespace,
   resolveColumns,
   type ColumnMap,
   type Columns,
@@ -58,16 +54,24 @@ import {
   type StagedLine,
   type WhenParser,
 } from './parse.js';
+import { withImportTransaction, type ImportSql, type StagingMethod } from './session.js';
 import {
+  CUSTOMER_STAGING_COLUMNS,
+  LINE_COLUMNS,
   buildOrders,
   conflictsInFile,
   conflictsWithDatabase,
   createStaging,
+  customerEmailsTaken,
+  customerRepeats,
+  customerValues,
+  insertPlaceholderCustomers,
+  insertStagedCustomers,
   insertStagedOrders,
+  lineValues,
   oversizedOrders,
-  stageLines,
-  stagedCounts,
-  type Conflict,
+  unknownCustomers,
+  type Found,
 } from './staging.js';
 
 export type { ImportFormat, ColumnMap } from './parse.js';
@@ -99,7 +103,7 @@ export interface ImportOptions {
   now?: Date;
   /** Validate and run the inserts, then roll back. */
   dryRun?: boolean;
-  /** Rows per INSERT statement (default 5,000). */
+  /** Rows per staging INSERT where COPY is not available (through the server's socket; default 5,000). */
   batchSize?: number;
   /** Bad rows listed in the error (default 100); all are counted. */
   maxErrors?: number;
@@ -108,7 +112,7 @@ export interface ImportOptions {
   progressIntervalMs?: number;
 }
 
-export type ImportPhase = 'validating customers' | 'validating orders' | 'inserting customers' | 'inserting orders';
+export type ImportPhase = 'validating customers' | 'validating orders' | 'checking' | 'inserting customers' | 'inserting orders';
 
 export interface ImportProgress {
   phase: ImportPhase;
@@ -140,7 +144,11 @@ export interface ImportSummary {
   rowsWithoutCustomer: number;
   /** Orders stored without an amount (--no-amounts). */
   amountsKnown: boolean;
+  /** How rows reached the staging tables (ingest/session.ts). */
+  stagingMethod?: StagingMethod;
   seconds: number;
+  /** Seconds per step: reading (parse, validate and stage) each file, the set-based checks, each merge, the commit. */
+  steps: Partial<Record<'customers file' | 'orders file' | 'checks' | 'customers merge' | 'orders merge' | 'commit', number>>;
 }
 
 export interface RowError {
@@ -210,13 +218,12 @@ function progressTicker(options: ImportOptions, phase: ImportPhase, file: string
     done() {
       if (options.onProgress && rows > 0) emit();
     },
+    /** A set-based step is over: it handled `n` rows. */
+    finished(n: number) {
+      rows = n;
+      if (n > 0) emit();
+    },
   };
-}
-
-/** One customer referenced by the orders: where first seen and the earliest order time. */
-interface CustomerRef {
-  line: number;
-  firstOrderAt: number;
 }
 
 type Fail = (line: number, reason: string) => void;
@@ -237,6 +244,17 @@ function whenParser(options: ImportOptions): WhenParser {
   return (text, field) => parseTimestamp(text, field, localToUtc);
 }
 
+/** Ends a scan early (a header the rest of the file cannot be read with). */
+class StopScan extends Error {}
+
+const stopping = async (scan: Promise<void>) => {
+  try {
+    await scan;
+  } catch (err) {
+    if (!(err instanceof StopScan)) throw err;
+  }
+};
+
 /** Streams the orders file: calls `row` for every data row (valid or not; null = skipped line). */
 async function readOrders(
   file: string,
@@ -248,43 +266,47 @@ async function readOrders(
 ): Promise<void> {
   if (format === 'cdnow') {
     let first = true;
-    for await (const r of readWhitespace(file)) {
-      if (first && isCdnowHeader(r.fields)) {
+    return scanWhitespace(file, (line, fields) => {
+      if (first && isCdnowHeader(fields)) {
         first = false;
-        continue;
+        return;
       }
       first = false;
-      await row(r.line, parseCdnowRecord(r.fields, r.line, ctx));
-    }
-    return;
+      return row(line, parseCdnowRecord(fields, line, ctx));
+    });
   }
   const map = options.map ?? {};
   let parseRow: ((fields: string[], line: number) => Parsed<StagedLine | null>) | undefined;
-  for await (const r of readCsv(file)) {
-    if (parseRow === undefined) {
-      const width = r.fields.length;
-      if (format === 'line-items') {
-        const required: LineItemColumn[] = ['customer_id', 'ordered_at'];
-        const c = resolveColumns<LineItemColumn>(r.fields, LINE_ITEM_COLUMNS, required, map);
-        if (!c.ok) return failHeader(r.line, c.reason);
-        const cols: Columns<LineItemColumn> = c.value;
-        if (!ctx.noAmounts && cols.unit_price === undefined && cols.line_amount === undefined) {
-          return failHeader(r.line, `a line-item file needs a "unit_price" or a "line_amount" column (map one with --map, or pass --no-amounts); found: ${r.fields.slice(0, 12).map((h) => quote(h)).join(', ')}`);
-        }
-        const lineOptions = { cancelPrefix: options.cancelPrefix, skipMissingCustomer: options.skipMissingCustomer };
-        parseRow = (fields, line) => parseLineItemRecord(fields, width, cols, line, ctx, lineOptions);
-      } else {
-        const required: OrderColumn[] = ctx.noAmounts ? ['customer_id', 'ordered_at'] : ['customer_id', 'ordered_at', 'amount'];
-        const c = resolveColumns<OrderColumn>(r.fields, ORDER_COLUMNS, required, map);
-        if (!c.ok) return failHeader(r.line, c.reason);
-        const cols: Columns<OrderColumn> = c.value;
-        parseRow = (fields, line) => parseOrderRecord(fields, width, cols, line, ctx);
+  const header = (line: number, fields: string[]) => {
+    const width = fields.length;
+    if (format === 'line-items') {
+      const required: LineItemColumn[] = ['customer_id', 'ordered_at'];
+      const c = resolveColumns<LineItemColumn>(fields, LINE_ITEM_COLUMNS, required, map);
+      if (!c.ok) throw (failHeader(line, c.reason), new StopScan());
+      const cols: Columns<LineItemColumn> = c.value;
+      if (!ctx.noAmounts && cols.unit_price === undefined && cols.line_amount === undefined) {
+        failHeader(line, `a line-item file needs a "unit_price" or a "line_amount" column (map one with --map, or pass --no-amounts); found: ${fields.slice(0, 12).map((h) => quote(h)).join(', ')}`);
+        throw new StopScan();
       }
-      continue;
+      const lineOptions = { cancelPrefix: options.cancelPrefix, skipMissingCustomer: options.skipMissingCustomer };
+      parseRow = (f, l) => parseLineItemRecord(f, width, cols, l, ctx, lineOptions);
+    } else {
+      const required: OrderColumn[] = ctx.noAmounts ? ['customer_id', 'ordered_at'] : ['customer_id', 'ordered_at', 'amount'];
+      const c = resolveColumns<OrderColumn>(fields, ORDER_COLUMNS, required, map);
+      if (!c.ok) throw (failHeader(line, c.reason), new StopScan());
+      const cols: Columns<OrderColumn> = c.value;
+      parseRow = (f, l) => parseOrderRecord(f, width, cols, l, ctx);
     }
-    await row(r.line, parseRow(r.fields, r.line));
-  }
-  if (parseRow === undefined) failHeader(1, 'the file is empty (a header line is required)');
+  };
+  let empty = true;
+  await stopping(
+    scanCsv(file, (line, fields) => {
+      empty = false;
+      if (parseRow === undefined) return header(line, fields);
+      return row(line, parseRow(fields, line));
+    }),
+  );
+  if (empty) failHeader(1, 'the file is empty (a header line is required)');
 }
 
 async function readCustomers(
@@ -296,17 +318,21 @@ async function readCustomers(
 ): Promise<void> {
   let cols: Columns<CustomerColumn> | undefined;
   let width = 0;
-  for await (const r of readCsv(file)) {
-    if (cols === undefined) {
-      const c = resolveColumns<CustomerColumn>(r.fields, CUSTOMER_COLUMNS, ['customer_id'], options.map ?? {});
-      if (!c.ok) return failHeader(r.line, c.reason);
-      cols = c.value;
-      width = r.fields.length;
-      continue;
-    }
-    await row(r.line, parseCustomerRecord(r.fields, width, cols, ctx));
-  }
-  if (cols === undefined) failHeader(1, 'the file is empty (a header line is required)');
+  let empty = true;
+  await stopping(
+    scanCsv(file, (line, fields) => {
+      empty = false;
+      if (cols === undefined) {
+        const c = resolveColumns<CustomerColumn>(fields, CUSTOMER_COLUMNS, ['customer_id'], options.map ?? {});
+        if (!c.ok) throw (failHeader(line, c.reason), new StopScan());
+        cols = c.value;
+        width = fields.length;
+        return;
+      }
+      return row(line, parseCustomerRecord(fields, width, cols, ctx));
+    }),
+  );
+  if (empty) failHeader(1, 'the file is empty (a header line is required)');
 }
 
 /** Runs a validation pass; a file that cannot be parsed further is a file error at that line. */
@@ -338,10 +364,9 @@ export async function checkInputFiles(options: Pick<ImportOptions, 'orders' | 'c
 }
 
 /** Validates and imports the files; throws ImportError (nothing written) on any bad row. */
-export async function importFiles(db: Pick<Database, 'prisma'>, options: ImportOptions): Promise<ImportSummary> {
+export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
   const maxErrors = options.maxErrors ?? 100;
-  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const currency = options.currency ?? 'USD';
   if (!/^[A-Z]{3}$/.test(currency)) throw new ImportError([{ file: '--currency', line: 0, reason: `${quote(currency)} is not 3 upper-case letters`, fileError: true }], 1);
   const errors: RowError[] = [];
@@ -406,146 +431,102 @@ export async function importFiles(db: Pick<Database, 'prisma'>, options: ImportO
     rowsWithoutCustomer: 0,
     amountsKnown: !ctx.noAmounts,
     seconds: 0,
+    steps: {},
+  };
+  let stepStart = performance.now();
+  const step = (name: keyof ImportSummary['steps']) => {
+    const now = performance.now();
+    summary.steps[name] = (now - stepStart) / 1000;
+    stepStart = now;
   };
 
-  // ── customers file: validate (nothing written) ─────────────────────────────────────────────────
-  const fileCustomers = new Map<string, number>(); // externalId → line
-  const emails = new Map<string, { line: number; externalId: string }>();
-  if (options.customers) {
-    const ticker = progressTicker(options, 'validating customers', customersName!);
-    await syntaxChecked(failCustomersFile, () =>
-      readCustomers(options.customers!, options, ctx, headerError(failCustomersFile), (line, parsed) => {
-        ticker.tick();
-        summary.customerRowsRead += 1;
-        if (!parsed.ok) return failCustomers(line, parsed.reason);
-        const c = parsed.value;
-        const seen = fileCustomers.get(c.externalId);
-        if (seen !== undefined) return failCustomers(line, `duplicate customer_id ${quote(c.externalId)} (first at line ${seen})`);
-        if (c.email !== null) {
-          const e = emails.get(c.email);
-          if (e !== undefined) return failCustomers(line, `email ${quote(c.email)} is also used at line ${e.line}`);
-          emails.set(c.email, { line, externalId: c.externalId });
-        }
-        fileCustomers.set(c.externalId, line);
-      }),
-    );
-    ticker.done();
-  }
-
-  // ── one transaction: stage and check the orders, then write ───────────────────────────────────
-  const run = async (tx: RawSqlClient) => {
-    await createStaging(tx);
-    const refs = new Map<string, CustomerRef>();
-    let staged: StagedLine[] = [];
-    const flush = async () => {
-      await stageLines(tx, staged);
-      staged = [];
+  // ── one transaction: stage both files (COPY), check them set-based, then merge ─────────────────
+  const run = async (sql: ImportSql) => {
+    const startMs = Date.now();
+    summary.stagingMethod = sql.method;
+    await createStaging(sql);
+    const room = () => Math.max(maxErrors - errors.length, 1);
+    const report = (fail: Fail, { conflicts, total }: Found) => {
+      for (const c of conflicts) fail(c.line, c.reason);
+      errorCount += total - conflicts.length;
     };
+
+    // Customers file: every valid row is staged with its line; rows with bad fields are listed.
+    if (options.customers) {
+      const ticker = progressTicker(options, 'validating customers', customersName!);
+      const out = sql.writer('import_customer', CUSTOMER_STAGING_COLUMNS);
+      await syntaxChecked(failCustomersFile, () =>
+        readCustomers(options.customers!, options, ctx, headerError(failCustomersFile), (line, parsed) => {
+          ticker.tick();
+          summary.customerRowsRead += 1;
+          if (!parsed.ok) return failCustomers(line, parsed.reason);
+          return out.row(customerValues(line, parsed.value));
+        }),
+      );
+      await out.end();
+      ticker.done();
+      step('customers file');
+    }
+
+    // Orders file, likewise.
     const ticker = progressTicker(options, 'validating orders', ordersName);
+    const out = sql.writer('import_line', LINE_COLUMNS);
     await syntaxChecked(failOrdersFile, () =>
-      readOrders(options.orders, format, options, ctx, headerError(failOrdersFile), async (line, parsed) => {
+      readOrders(options.orders, format, options, ctx, headerError(failOrdersFile), (line, parsed) => {
         ticker.tick();
         summary.orderRowsRead += 1;
         if (!parsed.ok) return failOrders(line, parsed.reason);
-        const o = parsed.value;
-        if (o === null) return void (summary.rowsWithoutCustomer += 1);
-        const ref = refs.get(o.customerExternalId);
-        const at = o.orderedAt.getTime();
-        if (ref === undefined) refs.set(o.customerExternalId, { line, firstOrderAt: at });
-        else if (at < ref.firstOrderAt) ref.firstOrderAt = at;
-        staged.push(o);
-        if (staged.length >= batchSize) await flush();
+        if (parsed.value === null) return void (summary.rowsWithoutCustomer += 1);
+        return out.row(lineValues(parsed.value));
       }),
     );
-    await flush();
+    await out.end();
     ticker.done();
+    counts.clear();
+    step('orders file');
 
-    // Customers only the orders mention.
-    const unknown = [...refs.keys()].filter((id) => !fileCustomers.has(id));
-    if (options.customers) {
-      const existing = await existingCustomerIds(tx, unknown);
-      for (const id of unknown) {
-        if (!existing.has(id)) failOrders(refs.get(id)!.line, `customer ${quote(id)} is neither in ${customersName} nor in the database`);
-      }
-      if (emails.size > 0) {
-        const pairs = [...emails.entries()].map(([email, v]) => ({ email, externalId: v.externalId }));
-        for (const [email, owner] of await conflictingEmails(tx, pairs)) {
-          failCustomers(emails.get(email)!.line, `email ${quote(email)} already belongs to customer ${quote(owner)} in the database`);
-        }
-      }
-    }
-
-    // Orders: grouped, then checked against each other and against the database (also when some
-    // rows were bad, so that one run lists every problem).
+    // Set-based checks (also when some rows were bad, so that one run lists every problem).
+    const checking = progressTicker(options, 'checking', ordersName);
+    checking.begin();
     const lineItems = format === 'line-items';
-    await buildOrders(tx, lineItems);
-    const room = () => Math.max(maxErrors - errors.length, 1);
-    const report = ({ conflicts, total }: { conflicts: Conflict[]; total: number }) => {
-      for (const c of conflicts) failOrders(c.line, c.reason);
-      errorCount += total - conflicts.length;
-    };
-    report(await conflictsInFile(tx, lineItems, room()));
-    if (lineItems) report(await oversizedOrders(tx, room()));
-    report(await conflictsWithDatabase(tx, room()));
-    if (errorCount > 0) throw refuse();
-    const { lines, orders } = await stagedCounts(tx);
-    summary.ordersInFile = orders;
-    summary.duplicateRows = lineItems ? 0 : lines - orders;
-
-    // Customers: from the file, or placeholders for ids not yet in the database.
-    let customerRows = 0;
-    let batch: CustomerRow[] = [];
-    const flushCustomers = async () => {
-      summary.customersInserted += await insertCustomerBatch(tx, batch);
-      batch = [];
-    };
     if (options.customers) {
-      const ticker = progressTicker(options, 'inserting customers', customersName!);
-      await readCustomers(options.customers, options, ctx, failCustomersFile, async (line, parsed) => {
-        ticker.tick();
-        if (!parsed.ok) throw new Error(`${customersName}:${line}: ${parsed.reason} (the file changed during the import)`);
-        const c = parsed.value;
-        const first = refs.get(c.externalId)?.firstOrderAt;
-        batch.push(c.createdAt === null && first !== undefined ? { ...c, createdAt: new Date(first) } : c);
-        customerRows += 1;
-        if (batch.length >= batchSize) await flushCustomers();
-      });
-      await flushCustomers();
-      ticker.done();
-    } else {
-      for (const id of unknown) {
-        batch.push({
-          externalId: id,
-          name: placeholderName(id),
-          email: null,
-          gender: null,
-          birthDate: null,
-          country: null,
-          createdAt: new Date(refs.get(id)!.firstOrderAt),
-        });
-        customerRows += 1;
-        if (batch.length >= batchSize) await flushCustomers();
-      }
-      await flushCustomers();
-      summary.placeholderCustomers = summary.customersInserted;
+      report(failCustomers, await customerRepeats(sql, room()));
+      report(failOrders, await unknownCustomers(sql, customersName!, room()));
+      report(failCustomers, await customerEmailsTaken(sql, room()));
     }
+    const built = await buildOrders(sql, lineItems);
+    if (built.lines > built.count) report(failOrders, await conflictsInFile(sql, lineItems, room()));
+    if (lineItems) report(failOrders, await oversizedOrders(sql, room()));
+    report(failOrders, await conflictsWithDatabase(sql, built.orders, room()));
+    step('checks');
+    if (errorCount > 0) throw refuse();
+    summary.ordersInFile = built.count;
+    summary.duplicateRows = lineItems ? 0 : built.lines - built.count;
+
+    // Merge: customers (from the file, or placeholders for ids not yet in the database), then orders.
+    const merging = progressTicker(options, 'inserting customers', customersName ?? ordersName);
+    merging.begin();
+    const merged = options.customers ? await insertStagedCustomers(sql, startMs) : await insertPlaceholderCustomers(sql, startMs);
+    summary.customersInserted = merged.inserted;
+    if (!options.customers) summary.placeholderCustomers = merged.inserted;
     // Customers referenced by orders but only existing in the database count as existing too.
-    const referencedOnly = options.customers ? unknown.length : 0;
-    summary.customersExisting = customerRows + referencedOnly - summary.customersInserted;
+    summary.customersExisting = merged.rows + merged.referencedOnly - merged.inserted;
+    step('customers merge');
 
     const inserting = progressTicker(options, 'inserting orders', ordersName);
     // The set-based insert is one statement: say that it has begun, or a terminal shows nothing
     // until it is over (and the phase's line would only appear just before the commit).
     inserting.begin();
-    summary.ordersInserted = await insertStagedOrders(tx);
-    for (let i = 0; i < summary.ordersInserted; i++) inserting.tick();
-    inserting.done();
+    summary.ordersInserted = await insertStagedOrders(sql, built.orders, startMs);
+    inserting.finished(summary.ordersInserted);
     summary.ordersExisting = summary.ordersInFile - summary.ordersInserted;
+    step('orders merge');
     if (options.dryRun) throw new Rollback();
   };
 
   try {
-    await db.prisma.$transaction((tx) => run(tx), { timeout: 6 * 3_600_000, maxWait: 60_000 });
+    await withImportTransaction(db.bulk, run, { insertBatchRows: options.batchSize });
+    step('commit');
   } catch (err) {
     if (!(err instanceof Rollback)) throw err;
   }
