@@ -59,7 +59,7 @@ async function main() {
     scoring.inference.drain();
     await server.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
     await lifecycle.stop();
-    await scoring.inference.registry.close();
+    await scoring.close(); // explanation workers finish their tasks, then the models close
     await changes?.close();
     await db.close();
     log.info('stopped');
