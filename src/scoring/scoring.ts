@@ -21,6 +21,8 @@ const DAY_MS = 86_400_000;
 
 /** Rows explained inline between two turns of the event loop (≈ 3–10 ms of TreeSHAP on a busy core). */
 const EXPLAIN_SLICE = 32;
+/** Customers explained by occlusion per inference call (≤ 32 × 33 variants ≈ one session.run of 1024 rows). */
+const OCCLUSION_CUSTOMERS = 32;
 /** Rows whose inputs are phrased (labels, display values) between two turns of the event loop. */
 const PHRASE_SLICE = 128;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -127,8 +129,20 @@ export class Scoring {
     throw new Error(`Model ${model.name} has no explanation method`);
   }
 
-  /** Leave-one-order-out occlusion for sequence models: one inference call for all variants. */
+  /**
+   * Leave-one-order-out occlusion for sequence models. The inference runs on ONNX Runtime's threads;
+   * customers go OCCLUSION_CUSTOMERS at a time (≤ 33 variants each, about one session.run), so a
+   * page never holds all of its variants and their outputs at once, and other requests' rows get
+   * their turn between the chunks.
+   */
   private async explainByOcclusion(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
+    const out: Explained[] = [];
+    for (let i = 0; i < rows.length; i += OCCLUSION_CUSTOMERS) out.push(...(await this.occlude(model, rows.slice(i, i + OCCLUSION_CUSTOMERS), asOf)));
+    return out;
+  }
+
+  /** Occlusion for a few customers: one inference call for all their variants. */
+  private async occlude(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
     const tokenWidth = model.layout.sequence!.tokenWidth;
     const batch: ModelRow[] = [];
     for (const row of rows) {
