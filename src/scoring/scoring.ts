@@ -21,8 +21,8 @@ const DAY_MS = 86_400_000;
 
 /** Rows explained inline between two turns of the event loop (≈ 3–10 ms of TreeSHAP on a busy core). */
 const EXPLAIN_SLICE = 32;
-/** Customers explained by occlusion per inference call (≤ 32 × 33 variants ≈ one session.run of 1024 rows). */
-const OCCLUSION_CUSTOMERS = 32;
+/** Occlusion variants (a customer and each of its orders hidden) per inference call: one CPU session.run. */
+const OCCLUSION_ROWS = 256;
 /** Rows whose inputs are phrased (labels, display values) between two turns of the event loop. */
 const PHRASE_SLICE = 128;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -131,13 +131,23 @@ export class Scoring {
 
   /**
    * Leave-one-order-out occlusion for sequence models. The inference runs on ONNX Runtime's threads;
-   * customers go OCCLUSION_CUSTOMERS at a time (≤ 33 variants each, about one session.run), so a
-   * page never holds all of its variants and their outputs at once, and other requests' rows get
-   * their turn between the chunks.
+   * customers go in groups of at most OCCLUSION_ROWS variants (1 + sequence length each; about one
+   * session.run), so a page never holds all of its variants and their outputs at once, and other
+   * requests' rows get their turn between the groups.
    */
   private async explainByOcclusion(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
     const out: Explained[] = [];
-    for (let i = 0; i < rows.length; i += OCCLUSION_CUSTOMERS) out.push(...(await this.occlude(model, rows.slice(i, i + OCCLUSION_CUSTOMERS), asOf)));
+    let start = 0;
+    while (start < rows.length) {
+      let end = start;
+      let variants = 0;
+      while (end < rows.length && (end === start || variants + 1 + (rows[end].sequenceLength ?? 0) <= OCCLUSION_ROWS)) {
+        variants += 1 + (rows[end].sequenceLength ?? 0);
+        end++;
+      }
+      out.push(...(await this.occlude(model, rows.slice(start, end), asOf)));
+      start = end;
+    }
     return out;
   }
 
