@@ -97,6 +97,10 @@ async function main() {
   await lifecycle.start();
   readiness.markStarted();
   log.info({ url: server.url, startupSeconds: Number(process.uptime().toFixed(2)) }, 'GraphQL API ready');
+  // The explanation workers (EXPLAIN_WORKERS) start and build their explainers now, not on the first request.
+  void scoring.warmExplanations().then((errors) => {
+    for (const err of errors) log.warn({ err }, 'explanation worker warm-up failed');
+  });
 }
 
 main().catch((err: unknown) => {

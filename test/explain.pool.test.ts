@@ -49,6 +49,15 @@ describe('the explanation pool', () => {
     expect(again).toHaveLength(3);
   });
 
+  it('warm-up starts every thread and builds the explainers (no error)', async () => {
+    const models = [
+      { identity: 'xgboost-segment@1', onnxBytes: bytesOf('xgboost-segment'), method: 'tree_shap' as const, nFeatures: 27 },
+      { identity: 'logistic-segment@1', onnxBytes: bytesOf('logistic-segment'), method: 'linear' as const, nFeatures: 27 },
+    ];
+    expect(await pool.warm(models)).toEqual([]);
+    expect(pool.threads).toHaveLength(2);
+  });
+
   it('EXPLAIN_WORKERS sizes the pool: unset = cores − 1 (at least 1), 0 = none', () => {
     expect(explainPool({ EXPLAIN_WORKERS: 0 })).toBeUndefined();
     expect(explainPool({ EXPLAIN_WORKERS: 3 })!.workers).toBe(3);

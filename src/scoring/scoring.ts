@@ -59,6 +59,16 @@ export class Scoring {
     readonly explainPool?: ExplanationPool,
   ) {}
 
+  /** Has the explanation workers build the served models' explainers now (the server does this after start-up). */
+  async warmExplanations(): Promise<unknown[]> {
+    if (!this.explainPool) return [];
+    const models = this.inference.registry.all().flatMap((model) => {
+      const explainer = this.explainerOf(model);
+      return explainer ? [{ identity: model.identity, onnxBytes: model.onnxBytes, method: explainer.method, nFeatures: explainer.nFeatures }] : [];
+    });
+    return this.explainPool.warm(models);
+  }
+
   /** Shutdown: the explanation workers finish their tasks and stop; then the models close. */
   async close(): Promise<void> {
     await this.explainPool?.close();

@@ -108,6 +108,22 @@ export class ExplanationPool {
     return results.flatMap(unflattenAttributions);
   }
 
+  /**
+   * Starts the threads and has each build the given models' explainers now (one row each, as many
+   * tasks per model as threads), so the first request does not pay for it. Failures are returned, not thrown.
+   */
+  async warm(models: readonly (PoolModel & { method: ExplainMethod; nFeatures: number })[]): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    await Promise.all(
+      models.flatMap((m) =>
+        Array.from({ length: this.workers }, () =>
+          this.explain(m, m.method, m.nFeatures, [new Float64Array(m.nFeatures).fill(Number.NaN)]).catch((err: unknown) => errors.push(err)),
+        ),
+      ),
+    );
+    return errors;
+  }
+
   /** Shutdown: waits for the tasks already submitted, then stops the threads. */
   async close(): Promise<void> {
     this.closed = true;
