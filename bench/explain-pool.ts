@@ -227,7 +227,7 @@ async function standalone(): Promise<void> {
       ['on the event loop (`EXPLAIN_WORKERS=0`)', { EXPLAIN_WORKERS: '0' }],
     ] as const) {
       say(`server: ${label}`);
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
         cwd: ROOT,
         env: { ...process.env, DATABASE_URL: url.toString(), PORT: '0', NODE_ENV: 'development', AUTH_MODE: 'off', LOG_LEVEL: 'info', RATE_LIMIT_POINTS: '0', SCORING_AS_OF: AS_OF, PREDICTION_CACHE_CUSTOMERS: '0', QUERY_MAX_COST: '10000000', ORT_EXECUTION_PROVIDERS: 'cpu', BACKGROUND_SCORING: 'off', ...env },
         stdio: ['ignore', 'pipe', 'inherit'],
