@@ -269,13 +269,19 @@ export function presentExplanation(
   outlook: SegmentOutlook,
 ): PresentedExplanation {
   const contributions = attribution.contributions[classIndex];
-  const ranked = inputs
-    .map((input, i) => ({ ...input, contribution: contributions[i] }))
-    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
-  const shown = ranked.slice(0, Math.max(0, top));
-  const rest = ranked.slice(shown.length).reduce((s, c) => s + c.contribution, 0);
+  // Ranked by magnitude (a stable sort of indices: ties keep the inputs' order); only the shown
+  // inputs are copied, since a page explains 1000 rows of up to 32 inputs each.
+  const order = Array.from(inputs, (_, i) => i).sort((a, b) => Math.abs(contributions[b]) - Math.abs(contributions[a]));
+  const nShown = Math.min(order.length, Math.max(0, top));
+  const shown = order.slice(0, nShown).map((i) => ({ ...inputs[i], contribution: contributions[i] }));
+  let rest = 0;
+  for (let r = nShown; r < order.length; r++) rest += contributions[order[r]];
   const towards = outlook.predicted;
-  const drivers = ranked.filter((c) => (towards ? c.contribution > 0 : c.contribution < 0)).slice(0, 2);
+  const drivers: ExplainedInput[] = [];
+  for (let r = 0; r < order.length && drivers.length < 2; r++) {
+    const c = contributions[order[r]];
+    if (towards ? c > 0 : c < 0) drivers.push(inputs[order[r]]);
+  }
   const name = segmentLabel(segment);
   const p = percent(outlook.probability);
   const opening = !towards ? `${name} is unlikely (${p})` : outlook.probability >= 0.5 ? `${name} is likely (${p})` : `${name} is the most likely segment (${p})`;
