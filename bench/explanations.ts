@@ -113,7 +113,7 @@ async function server(): Promise<void> {
       let buffer = '';
       child!.stdout!.on('data', (chunk: Buffer) => {
         buffer += chunk.toString();
-        const m = /"url":"http:\/\/[^"]*:(\d+)\/graphql","msg":"GraphQL API ready"/.exec(buffer);
+        const m = /"url":"http:\/\/[^"]*:(\d+)\/graphql"[^\n]*"msg":"GraphQL API ready"/.exec(buffer);
         if (m) resolve(Number(m[1]));
       });
       child!.once('exit', (code) => reject(new Error(`server exited with ${code}`)));

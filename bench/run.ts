@@ -1,6 +1,6 @@
 // `npm run bench`: every row of bench/RESULTS.md, measured in one run on one data set.
 //
-//   npm run bench                      # rows 1–5 on 20,000 demo customers (~5–7 minutes on 2 cores)
+//   npm run bench                      # rows 1–6 on 20,000 demo customers (~5–7 minutes on 2 cores)
 //   npm run bench -- --scale           # … then the 1,000,000-customer batch-scoring run (many minutes)
 //   npm run bench -- --scale-only      # only the 1,000,000-customer run; keeps the other rows of RESULTS.md
 //   options: --customers 20000 --duration 5 (seconds per load run) --scale-customers 1000000
@@ -30,6 +30,7 @@ import { createTreeShapExplainer } from '../src/inference/explain/index.js';
 import { buildFeeds, type ModelRow } from '../src/inference/tensors.js';
 import { createScoring } from '../src/scoring/setup.js';
 import { IMPORT_END, IMPORT_START, importBench, importSection } from './import.js';
+import { explanationSection, treeShapBeforeAfter, trivialUnderExplanations, type UnderLoad } from './explain-pool.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: opts } = parseArgs({
@@ -161,7 +162,7 @@ async function gql(url: string, query: string, variables: object = {}): Promise<
   return json.data;
 }
 
-async function startApi(databaseUrl: string, batching: 'on' | 'off'): Promise<Child> {
+async function startApi(databaseUrl: string, batching: 'on' | 'off', extraEnv: Record<string, string> = {}): Promise<Child> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = {
@@ -176,6 +177,7 @@ async function startApi(databaseUrl: string, batching: 'on' | 'off'): Promise<Ch
     SCORING_AS_OF: AS_OF,
     PREDICTION_CACHE_CUSTOMERS: '0',
     INFERENCE_BATCHING: batching,
+    ...extraEnv,
   };
   return startChild(process.execPath, ['--import', 'tsx', 'src/main.ts'], env, `${base}/graphql`, async () => {
     await gql(`${base}/graphql`, '{ customers(first: 1) { edges { node { id segment } } } }');
@@ -461,6 +463,28 @@ async function main() {
         await api.stop();
       }
 
+      // ------------------------------------------------------------ row 6: explanations off the event loop
+      say('row 6: TreeSHAP before/after; a trivial query while 8 clients pull 1000 explanations');
+      const shapFeatures = await featuresForCustomers(db, pageIds, asOf);
+      const shapTimes = await treeShapBeforeAfter(
+        defaultModel.onnxBytes,
+        pageIds.map((id) => shapFeatures.get(id)!.features),
+      );
+      for (const t of shapTimes.timings) say(`  ${t.variant}: ${t.cpuUs.toFixed(1)} µs CPU, ${t.wallUs.toFixed(1)} µs wall per customer (load ${t.load})`);
+      const underLoad: UnderLoad[] = [];
+      const explainSeconds = Math.max(10, DURATION * 3);
+      for (const [label, env] of [
+        ['explanation pool (`EXPLAIN_WORKERS` unset)', {}],
+        ['on the event loop (`EXPLAIN_WORKERS=0`)', { EXPLAIN_WORKERS: '0' }],
+      ] as const) {
+        const api = await startApi(databaseUrl, 'on', { ...env, QUERY_MAX_COST: '10000000' });
+        cleanups.push(() => api.stop());
+        const r = await trivialUnderExplanations(label, api.url, explainSeconds);
+        say(`  ${label}: trivial p50 ${r.trivial.p50.toFixed(1)} / p99 ${r.trivial.p99.toFixed(1)} ms over ${r.trivial.n}; ${r.heavy.n} pages (load ${r.loadStart} → ${r.loadEnd})`);
+        underLoad.push(r);
+        await api.stop();
+      }
+
       // ------------------------------------------------------------ row 4: the Flask baseline
       say('row 4: Flask baseline (training the pickled logistic model, checking parity)');
       const pkl = path.join(os.tmpdir(), `bench-logistic-${stamp}.pkl`);
@@ -573,6 +597,8 @@ async function main() {
         score.status === 'ok'
           ? `| customers | rate (customers/s) | wall time s | peak RSS MB |\n|---:|---:|---:|---:|\n| ${int(score.customers!)} | ${int(score.rate!)} | ${score.seconds!.toFixed(1)} | ${score.peakRssMb?.toFixed(0) ?? '?'} |\n\n${score.note}; peak RSS from \`/usr/bin/time -v\`.`
           : `${score.status}: ${score.note}`,
+        '',
+        ...explanationSection(shapTimes, pageIds.length, underLoad, explainSeconds),
       );
       say('done measuring; cleaning up');
       const summary = [

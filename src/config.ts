@@ -49,6 +49,8 @@ const schema = z.object({
   INFERENCE_MAX_QUEUE_ROWS: intIn(1, 10_000_000).default(65_536),
   INFERENCE_MAX_CONCURRENT_BATCHES: intIn(1, 64).default(1),
   PREDICTION_CACHE_CUSTOMERS: intIn(0, 10_000_000).default(100_000),
+  /** Explanation worker threads (TreeSHAP, linear); unset = cores − 1, at least 1; 0 = on the event loop. */
+  EXPLAIN_WORKERS: intIn(0, 64).optional(),
   PREDICTION_CACHE_TTL_SECONDS: intIn(1, 86_400 * 7).default(3600),
   // Security (README "Security"): authentication, query limits, rate limiting.
   AUTH_MODE: z.enum(['required', 'off']).optional(),

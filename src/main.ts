@@ -59,7 +59,7 @@ async function main() {
     scoring.inference.drain();
     await server.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
     await lifecycle.stop();
-    await scoring.inference.registry.close();
+    await scoring.close(); // explanation workers finish their tasks, then the models close
     await changes?.close();
     await db.close();
     log.info('stopped');
@@ -97,6 +97,10 @@ async function main() {
   await lifecycle.start();
   readiness.markStarted();
   log.info({ url: server.url, startupSeconds: Number(process.uptime().toFixed(2)) }, 'GraphQL API ready');
+  // The explanation workers (EXPLAIN_WORKERS) start and build their explainers now, not on the first request.
+  void scoring.warmExplanations().then((errors) => {
+    for (const err of errors) log.warn({ err }, 'explanation worker warm-up failed');
+  });
 }
 
 main().catch((err: unknown) => {

@@ -113,6 +113,32 @@ describe('xgboost-segment: tree ensemble and TreeSHAP', () => {
     expect([...treeShap(ensemble, row(c0)).contributions[1]]).toEqual([...table.shap(row(c0)).contributions[1]]);
   });
 
+  it('explains a batch across block boundaries exactly as row by row (recursive Algorithm 2, predictMargins)', () => {
+    // 150 rows = two full blocks of TREESHAP_BLOCK and a partial one, with missing values mixed in
+    const rows = Array.from({ length: 150 }, (_, i) => {
+      const x = row(golden.customers[i % golden.customers.length]);
+      if (i % 7 === 3) x[i % nF] = Number.NaN;
+      return x;
+    });
+    const flat = new Float64Array(rows.length * nF);
+    rows.forEach((x, i) => flat.set(x, i * nF));
+    const table = new TreeShap(ensemble);
+    const recursive = new TreeShap(ensemble, { algorithm: 'recursive' });
+    const { contributions, margins } = table.explainBatch(flat, rows.length);
+    const viaRecursive = recursive.explainBatch(flat, rows.length);
+    rows.forEach((x, i) => {
+      const want = recursive.shap(x);
+      expect(Array.from(margins.subarray(i * 3, i * 3 + 3))).toEqual(predictMargins(ensemble, x));
+      for (let k = 0; k < 3; k++) {
+        for (let j = 0; j < nF; j++) {
+          expect(Math.abs(contributions[(i * 3 + k) * nF + j] - want.contributions[k][j])).toBeLessThan(1e-12);
+          expect(viaRecursive.contributions[(i * 3 + k) * nF + j]).toBe(want.contributions[k][j]);
+        }
+      }
+    });
+    expect(() => table.explainBatch(flat.subarray(1), rows.length)).toThrow(RangeError);
+  });
+
   it('is additive: base + Σ contributions = margin (≤1e-4) for every customer and class', () => {
     const explainer = createTreeShapExplainer(bytes);
     expect(explainer.method).toBe('tree_shap');

@@ -4,6 +4,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { QueueFullError } from '../inference/batcher.js';
+import { ExplanationError } from '../inference/explain/pool.js';
 import { ErrorCode } from './errors.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 
@@ -54,6 +55,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (original instanceof QueueFullError) {
     return { message: 'Inference is overloaded; retry shortly.', path: formatted.path, extensions: { code: ErrorCode.OVERLOADED } };
   }
+  if (original instanceof ExplanationError) {
+    return { message: 'The explanation could not be computed; retry shortly.', path: formatted.path, extensions: { code: ErrorCode.EXPLANATION_FAILED } };
+  }
   if (isDatabaseUnavailable(original)) {
     return { message: 'The database is unavailable; retry later.', path: formatted.path, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
   }
@@ -72,6 +76,7 @@ export function codeOf(err: { extensions?: Record<string, unknown>; originalErro
   if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) return code;
   const original = unwrapResolverError(err);
   if (original instanceof QueueFullError) return ErrorCode.OVERLOADED;
+  if (original instanceof ExplanationError) return ErrorCode.EXPLANATION_FAILED;
   if (isDatabaseUnavailable(original)) return ErrorCode.SERVICE_UNAVAILABLE;
   return ErrorCode.INTERNAL_SERVER_ERROR;
 }
@@ -88,7 +93,8 @@ export function collapseRepeatedErrors(errors: readonly GraphQLFormattedError[])
   const counts: number[] = [];
   for (const e of errors) {
     const code = e.extensions?.code;
-    const collapsible = typeof code === 'string' && (refusalCodes.has(code) || code === ErrorCode.INTERNAL_SERVER_ERROR);
+    const collapsible =
+      typeof code === 'string' && (refusalCodes.has(code) || code === ErrorCode.INTERNAL_SERVER_ERROR || code === ErrorCode.EXPLANATION_FAILED);
     const key = collapsible ? `${code}\u0000${e.message}` : undefined;
     const at = key === undefined ? undefined : firstOf.get(key);
     if (at !== undefined) {

@@ -29,6 +29,8 @@ export const ErrorCode = {
   ALREADY_EXISTS: 'ALREADY_EXISTS',
   /** The inference queue is full; retry after a short wait. */
   OVERLOADED: 'OVERLOADED',
+  /** An explanation could not be computed (its worker thread failed); details are logged. The request's other fields still answer. */
+  EXPLANATION_FAILED: 'EXPLANATION_FAILED',
   /** The database is unreachable or overloaded; retry later. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   /** No valid credential: the Authorization header is missing (when AUTH_MODE=required), malformed, unknown or revoked. (HTTP 401) */

@@ -44,6 +44,21 @@ export interface SegmentOutlook {
   predicted: boolean;
 }
 
+/** A feature name's regex match, parsed once per name (explaining a page phrases 27 inputs per row). */
+function memoMatch(re: RegExp): (name: string) => RegExpExecArray | null {
+  const seen = new Map<string, RegExpExecArray | null>();
+  return (name) => {
+    let m = seen.get(name);
+    if (m === undefined) {
+      m = re.exec(name);
+      seen.set(name, m);
+    }
+    return m;
+  };
+}
+const windowDays = memoMatch(/^(orders|purchase_days|spend)_(\d+)d$/);
+const windowAny = memoMatch(/^(orders|purchase_days|spend)_(\d+d|all)$/);
+
 const money = (v: number) => `$${v.toFixed(2)}`;
 const round = (v: number) => String(Math.round(v));
 const plural = (n: number, one: string, many: string) => `${round(n)} ${Math.round(n) === 1 ? one : many}`;
@@ -67,7 +82,7 @@ export const featureLabels: Record<string, string> = {
 };
 
 export function featureLabel(name: string): string {
-  const windowed = /^(orders|purchase_days|spend)_(\d+)d$/.exec(name);
+  const windowed = windowDays(name);
   if (windowed) {
     const what = { orders: 'Orders', purchase_days: 'Purchase days', spend: 'Spend' }[windowed[1]];
     return `${what}, last ${windowed[2]} days`;
@@ -84,7 +99,7 @@ const years = (v: number) => `${Math.floor(v)} ${Math.floor(v) === 1 ? 'year' : 
 /** The value for people: rounded, with its unit. Never float noise such as 4022.9999999884258. */
 export function featureDisplay(name: string, v: number): string | null {
   if (Number.isNaN(v)) return null;
-  const windowed = /^(orders|purchase_days|spend)_(\d+d|all)$/.exec(name);
+  const windowed = windowAny(name);
   if (windowed) {
     if (windowed[1] === 'orders') return plural(v, 'order', 'orders');
     if (windowed[1] === 'purchase_days') return days(v);
@@ -118,7 +133,7 @@ export function featureDisplay(name: string, v: number): string | null {
 /** A clause for the summary sentence ("… mainly because <clause> and <clause>."). */
 export function featurePhrase(name: string, v: number): string {
   const missing = Number.isNaN(v);
-  const windowed = /^(orders|purchase_days|spend)_(\d+)d$/.exec(name);
+  const windowed = windowDays(name);
   if (windowed) {
     const window = windowed[2];
     if (windowed[1] === 'orders') return `there ${Math.round(v) === 1 ? 'was' : 'were'} ${plural(v, 'order', 'orders')} in the last ${window} days`;
@@ -181,7 +196,7 @@ const featureNouns: Record<string, string> = {
 };
 
 export function featureNoun(name: string): string {
-  const windowed = /^(orders|purchase_days|spend)_(\d+)d$/.exec(name);
+  const windowed = windowDays(name);
   if (windowed) {
     const what = { orders: 'the number of orders', purchase_days: 'the number of purchase days', spend: 'spend' }[windowed[1]];
     return `${what} in the last ${windowed[2]} days`;
@@ -193,18 +208,28 @@ export function featureNoun(name: string): string {
 /** A clause that names what weighs in without stating its value. */
 export const withheldClause = (noun: string) => `${noun} plays a part (not shown to this credential)`;
 
+/** What an input says that does not depend on its value, built once per feature name. */
+const fixedParts = new Map<string, { label: string; sources: readonly FeatureSource[]; withheldPhrase: string }>();
+
 export function featureInputs(names: readonly string[], values: Float64Array): ExplainedInput[] {
-  return names.map((name, i) => ({
-    feature: name,
-    label: featureLabel(name),
-    value: Number.isNaN(values[i]) ? null : values[i],
-    display: featureDisplay(name, values[i]),
-    phrase: featurePhrase(name, values[i]),
-    sources: featureSources(name),
-    withheldLabel: featureLabel(name),
-    withheldPhrase: withheldClause(featureNoun(name)),
-    withheld: false,
-  }));
+  return names.map((name, i) => {
+    let fixed = fixedParts.get(name);
+    if (!fixed) {
+      fixed = { label: featureLabel(name), sources: featureSources(name), withheldPhrase: withheldClause(featureNoun(name)) };
+      fixedParts.set(name, fixed);
+    }
+    return {
+      feature: name,
+      label: fixed.label,
+      value: Number.isNaN(values[i]) ? null : values[i],
+      display: featureDisplay(name, values[i]),
+      phrase: featurePhrase(name, values[i]),
+      sources: fixed.sources,
+      withheldLabel: fixed.label,
+      withheldPhrase: fixed.withheldPhrase,
+      withheld: false,
+    };
+  });
 }
 
 /**
@@ -244,13 +269,19 @@ export function presentExplanation(
   outlook: SegmentOutlook,
 ): PresentedExplanation {
   const contributions = attribution.contributions[classIndex];
-  const ranked = inputs
-    .map((input, i) => ({ ...input, contribution: contributions[i] }))
-    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
-  const shown = ranked.slice(0, Math.max(0, top));
-  const rest = ranked.slice(shown.length).reduce((s, c) => s + c.contribution, 0);
+  // Ranked by magnitude (a stable sort of indices: ties keep the inputs' order); only the shown
+  // inputs are copied, since a page explains 1000 rows of up to 32 inputs each.
+  const order = Array.from(inputs, (_, i) => i).sort((a, b) => Math.abs(contributions[b]) - Math.abs(contributions[a]));
+  const nShown = Math.min(order.length, Math.max(0, top));
+  const shown = order.slice(0, nShown).map((i) => ({ ...inputs[i], contribution: contributions[i] }));
+  let rest = 0;
+  for (let r = nShown; r < order.length; r++) rest += contributions[order[r]];
   const towards = outlook.predicted;
-  const drivers = ranked.filter((c) => (towards ? c.contribution > 0 : c.contribution < 0)).slice(0, 2);
+  const drivers: ExplainedInput[] = [];
+  for (let r = 0; r < order.length && drivers.length < 2; r++) {
+    const c = contributions[order[r]];
+    if (towards ? c > 0 : c < 0) drivers.push(inputs[order[r]]);
+  }
   const name = segmentLabel(segment);
   const p = percent(outlook.probability);
   const opening = !towards ? `${name} is unlikely (${p})` : outlook.probability >= 0.5 ? `${name} is likely (${p})` : `${name} is the most likely segment (${p})`;

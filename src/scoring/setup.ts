@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { assertSpecMatches, FEATURE_NAMES } from '../features/index.js';
 import { createLinearExplainer, createTreeShapExplainer, type Explainer } from '../inference/explain/index.js';
+import { ExplanationPool, defaultExplainWorkers } from '../inference/explain/pool.js';
 import { parseProviders, ProviderSelector } from '../inference/providers.js';
 import { ModelLoadError, ModelRegistry, type LoadedModel } from '../inference/registry.js';
 import { InferenceService, type InferenceObserver } from '../inference/service.js';
@@ -31,6 +32,12 @@ export function explainerFor(model: LoadedModel): Explainer | undefined {
     throw new ModelLoadError(`${model.dir}/model.onnx`, `cannot be explained (${(err as Error).message})`);
   }
   return undefined; // sequence models are explained by occlusion through inference
+}
+
+/** EXPLAIN_WORKERS threads (unset: cores − 1, at least 1); none for 0 (explanations on the event loop). */
+export function explainPool(config: Pick<Config, 'EXPLAIN_WORKERS'>): ExplanationPool | undefined {
+  const workers = config.EXPLAIN_WORKERS ?? defaultExplainWorkers();
+  return workers > 0 ? new ExplanationPool(workers) : undefined;
 }
 
 export async function createScoring(config: Config, log: Logger, observer?: InferenceObserver): Promise<Scoring> {
@@ -69,6 +76,7 @@ export async function createScoring(config: Config, log: Logger, observer?: Infe
     config.DEFAULT_MODEL,
     explainerFor,
     config.SCORING_AS_OF && config.SCORING_AS_OF !== 'data-end' ? (parseScoringTime(config.SCORING_AS_OF) ?? undefined) : undefined,
+    explainPool(config),
   );
   for (const model of registry.all()) {
     // Explainers are built (and checked) at load time, so a model that cannot be explained stops start-up.

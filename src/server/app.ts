@@ -63,7 +63,7 @@ const logUnexpectedErrors: ApolloServerPlugin<Context> = {
             if (seen) seen.occurrences += 1;
             else refusals.set(code, { occurrences: 1, reason: firstLine(unwrapResolverError(err)) });
           }
-          else if (code === ErrorCode.INTERNAL_SERVER_ERROR) {
+          else if (code === ErrorCode.INTERNAL_SERVER_ERROR || code === ErrorCode.EXPLANATION_FAILED) {
             const original = err.originalError ?? err;
             const seen = unexpected.get(original);
             if (seen) seen.occurrences += 1;

@@ -79,7 +79,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     },
     async close() {
       await server.close();
-      await scoring.inference.registry.close();
+      await scoring.close();
       if (!existing) await tdb.drop();
     },
   };

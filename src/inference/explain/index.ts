@@ -1,10 +1,11 @@
 // Explainers over the served model.onnx bytes (one source of truth for predictions and explanations).
-import { linearContributions, parseLinearModel } from './linear.js';
+import { linearContributionsFlat, parseLinearModel } from './linear.js';
 import { parseTreeEnsemble } from './tree-ensemble.js';
 import { TreeShap } from './treeshap.js';
-import type { Attribution, Explainer } from './types.js';
+import { flattenRows, unflattenAttributions, type Explainer, type FlatAttributions } from './types.js';
 
-export type { Attribution, ExplainMethod, Explainer } from './types.js';
+export type { Attribution, ExplainMethod, Explainer, FlatAttributions } from './types.js';
+export { flattenRows, unflattenAttributions } from './types.js';
 export { OnnxGraphError } from './onnx-graph.js';
 
 /**
@@ -14,21 +15,27 @@ export { OnnxGraphError } from './onnx-graph.js';
 export function createTreeShapExplainer(modelBytes: Uint8Array): Explainer {
   const ensemble = parseTreeEnsemble(modelBytes);
   const shap = new TreeShap(ensemble);
+  const { nFeatures, nClasses } = ensemble;
+  const explainFlat = (x: Float64Array, n: number): FlatAttributions => ({ n, nClasses, nFeatures, base: [...shap.base], ...shap.explainBatch(x, n) });
   return {
     method: 'tree_shap',
-    nFeatures: ensemble.nFeatures,
-    nClasses: ensemble.nClasses,
-    explain: (rows) => rows.map((x): Attribution => shap.explain(x)),
+    nFeatures,
+    nClasses,
+    explainFlat,
+    explain: (rows) => unflattenAttributions(explainFlat(flattenRows(rows, nFeatures), rows.length)),
   };
 }
 
 /** Exact linear contributions (logit space) for the logistic graph of python-export/segments/logistic_onnx.py. */
 export function createLinearExplainer(modelBytes: Uint8Array): Explainer {
   const model = parseLinearModel(modelBytes);
+  const { nFeatures, nClasses } = model;
+  const explainFlat = (x: Float64Array, n: number): FlatAttributions => ({ n, nClasses, nFeatures, ...linearContributionsFlat(model, x, n) });
   return {
     method: 'linear',
-    nFeatures: model.nFeatures,
-    nClasses: model.nClasses,
-    explain: (rows) => rows.map((x): Attribution => linearContributions(model, x)),
+    nFeatures,
+    nClasses,
+    explainFlat,
+    explain: (rows) => unflattenAttributions(explainFlat(flattenRows(rows, nFeatures), rows.length)),
   };
 }

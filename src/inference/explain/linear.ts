@@ -129,3 +129,31 @@ export function linearContributions(m: LinearModel, x: ArrayLike<number>): Linea
   }
   return { base, contributions, margins };
 }
+
+/** linearContributions for n rows laid out row-major in x (n × nFeatures), into flat arrays (see FlatAttributions). */
+export function linearContributionsFlat(
+  m: LinearModel,
+  x: Float64Array,
+  n: number,
+): { base: number[]; contributions: Float64Array; margins: Float64Array } {
+  const { nFeatures: nF, nClasses: nC } = m;
+  if (x.length !== n * nF) throw new RangeError(`feature rows have ${x.length} values; ${n} rows of ${nF} expected`);
+  const base = Array.from(m.intercept);
+  const contributions = new Float64Array(n * nC * nF);
+  const margins = new Float64Array(n * nC);
+  const scaled = new Float64Array(nF);
+  for (let i = 0; i < n; i++) {
+    scaledFeatures(m, x.subarray(i * nF, (i + 1) * nF), scaled);
+    for (let k = 0; k < nC; k++) {
+      const o = (i * nC + k) * nF;
+      let s = base[k];
+      for (let j = 0; j < nF; j++) {
+        const c = m.coef[j * nC + k] * scaled[j];
+        contributions[o + j] = c;
+        s += c;
+      }
+      margins[i * nC + k] = s;
+    }
+  }
+  return { base, contributions, margins };
+}

@@ -15,6 +15,10 @@
 //   every satisfied-feature pattern (2^d for d unique path features) the Algorithm-2 values are
 //   precomputed once (the idea of Fast TreeSHAP v2, Yang 2021); a row then costs one comparison per
 //   split node plus, per leaf, d bit tests and d multiply-adds. Memory: Σ leaves 2^d·d float64.
+//   Rows go through it in blocks (TREESHAP_BLOCK): per tree, every row of the block is routed
+//   through the tree's splits (branch-free, on typed arrays) before its leaves' tables are read,
+//   so each tree's nodes and tables are fetched once per block. Shipped XGBoost (513 trees, depth
+//   4): ≈ 0.09 ms CPU per customer against 0.35 ms row by row (bench/explanations.ts).
 import { OnnxGraphError } from './onnx-graph.js';
 import { NodeMode, goesTrue, predictMargins, type TreeEnsemble } from './tree-ensemble.js';
 
@@ -41,7 +45,7 @@ export class TreeShap {
   readonly nFeatures: number;
   readonly nClasses: number;
   readonly algorithm: TreeShapAlgorithm;
-  private readonly run: (x: ArrayLike<number>, phi: Float64Array, margins: Float64Array | null) => void;
+  private readonly run: BatchRunner;
 
   constructor(
     readonly ensemble: TreeEnsemble,
@@ -67,7 +71,19 @@ export class TreeShap {
     if (this.algorithm === 'leaf-table' && e.maxDepth > 24) {
       throw new OnnxGraphError(`leaf tables need 2^depth entries per leaf; depth ${e.maxDepth} is too deep (use 'recursive')`);
     }
-    this.run = this.algorithm === 'leaf-table' ? makeTableRunner(e, cover) : makeRunner(e, cover);
+    if (this.algorithm === 'leaf-table') this.run = makeTableRunner(e, cover);
+    else {
+      const one = makeRunner(e, cover);
+      const nF = e.nFeatures;
+      const width = e.nClasses * nF;
+      this.run = (x, n, phi, margins) => {
+        for (let i = 0; i < n; i++) {
+          const row = sliceRow(x, i * nF, nF);
+          one(row, phi.subarray(i * width, (i + 1) * width), null);
+          if (margins !== null) predictMargins(e, row).forEach((m, k) => (margins[i * e.nClasses + k] = m));
+        }
+      };
+    }
   }
 
   /** SHAP values of one row. `x` has nFeatures values (NaN = missing). */
@@ -75,7 +91,7 @@ export class TreeShap {
     if (x.length !== this.nFeatures) throw new RangeError(`feature row has ${x.length} values; the model expects ${this.nFeatures}`);
     const nF = this.nFeatures;
     const phi = new Float64Array(this.nClasses * nF);
-    this.run(x, phi, null);
+    this.run(x, 1, phi, null);
     const contributions: Float64Array[] = [];
     for (let k = 0; k < this.nClasses; k++) contributions.push(phi.subarray(k * nF, (k + 1) * nF));
     return { base: [...this.base], contributions };
@@ -88,15 +104,30 @@ export class TreeShap {
    */
   explain(x: ArrayLike<number>): TreeShapValues & { margins: number[] } {
     if (x.length !== this.nFeatures) throw new RangeError(`feature row has ${x.length} values; the model expects ${this.nFeatures}`);
-    if (this.algorithm !== 'leaf-table') return { ...this.shap(x), margins: predictMargins(this.ensemble, x) };
+    const { contributions, margins } = this.explainBatch(x, 1);
     const nF = this.nFeatures;
-    const phi = new Float64Array(this.nClasses * nF);
-    const margins = Float64Array.from(this.ensemble.baseValues);
-    this.run(x, phi, margins);
-    const contributions: Float64Array[] = [];
-    for (let k = 0; k < this.nClasses; k++) contributions.push(phi.subarray(k * nF, (k + 1) * nF));
-    return { base: [...this.base], contributions, margins: Array.from(margins) };
+    const perClass: Float64Array[] = [];
+    for (let k = 0; k < this.nClasses; k++) perClass.push(contributions.subarray(k * nF, (k + 1) * nF));
+    return { base: [...this.base], contributions: perClass, margins: Array.from(margins) };
   }
+
+  /**
+   * n rows at once: x is row-major (n × nFeatures, NaN = missing). Returns contributions
+   * (n × nClasses × nFeatures, row-major) and margins (n × nClasses, as predictMargins).
+   */
+  explainBatch(x: ArrayLike<number>, n: number): { contributions: Float64Array; margins: Float64Array } {
+    if (x.length !== n * this.nFeatures) throw new RangeError(`feature rows have ${x.length} values; ${n} rows of ${this.nFeatures} expected`);
+    const contributions = new Float64Array(n * this.nClasses * this.nFeatures);
+    const margins = new Float64Array(n * this.nClasses);
+    for (let i = 0; i < n; i++) margins.set(this.ensemble.baseValues, i * this.nClasses);
+    this.run(x, n, contributions, margins);
+    return { contributions, margins };
+  }
+}
+
+function sliceRow(x: ArrayLike<number>, start: number, n: number): ArrayLike<number> {
+  if (ArrayBuffer.isView(x)) return (x as unknown as Float64Array).subarray(start, start + n);
+  return Array.prototype.slice.call(x, start, start + n) as number[];
 }
 
 const cache = new WeakMap<TreeEnsemble, TreeShap>();
@@ -352,102 +383,260 @@ function unwoundSumPlain(pw: Float64Array, depth: number, pathIndex: number, zer
   return total;
 }
 
-function makeTableRunner(e: TreeEnsemble, cover: Float64Array): (x: ArrayLike<number>, phi: Float64Array, margins: Float64Array | null) => void {
-  const { mode, feature, threshold, trueChild, missingTracksTrue, leafStart, leafClass, leafWeight, nFeatures } = e;
-  // Per leaf (only leaves with weights): its unique path features and its pattern table.
-  const leaves: number[] = [];
-  const featStart: number[] = [0];
-  const featList: number[] = [];
-  const tableStart: number[] = [0];
-  const tables: number[] = [];
+/** Rows evaluated together by the leaf-table runner (their pattern columns and outputs stay in cache). */
+export const TREESHAP_BLOCK = 64;
+
+/**
+ * Batched leaf-table TreeSHAP. Explains n rows (row-major x, n × nFeatures, NaN = missing) into
+ * phi (n × nClasses × nFeatures, added to) and margins (n × nClasses, added to; null = skip).
+ *
+ * Layout for speed: per tree, its split nodes in pre-order and its leaves get local slots; rows go
+ * through a tree together in blocks of TREESHAP_BLOCK, so a tree's nodes and its leaves' tables are
+ * read once per block instead of once per row, and the inner loops run over rows on typed arrays.
+ * A leaf's table is stored premultiplied by its weight, with the output index (class·nFeatures +
+ * feature) of each of its path features, so a row costs per leaf one mask, d loads and d adds.
+ */
+type BatchRunner = (x: ArrayLike<number>, n: number, phi: Float64Array, margins: Float64Array | null) => void;
+
+function makeTableRunner(e: TreeEnsemble, cover: Float64Array): BatchRunner {
+  const { mode, feature, threshold, trueChild, falseChild, missingTracksTrue, leafStart, leafClass, leafWeight, nFeatures, nClasses } = e;
   const maxD = e.maxDepth + 1;
   const pw = new Float64Array(maxD + 1);
   const zeros = new Float64Array(maxD + 1);
   const ones = new Float64Array(maxD + 1);
+  const onlyLt = mode.every((m) => m === NodeMode.Leaf || m === NodeMode.BranchLt);
+
+  // Per tree: splits (pre-order) then leaves get local slots 0..; the root is slot 0.
+  const treeSplitStart: number[] = [0];
+  const sNode: number[] = []; // global node of each split (generic modes)
+  const sFeat: number[] = [];
+  const sThr: number[] = [];
+  const sMiss: number[] = [];
+  const sBit: number[] = [];
+  const sSlot: number[] = [];
+  const sTrue: number[] = [];
+  const sFalse: number[] = [];
+  // Leaf entries (one per leaf weight): slot, pattern mask, depth, table, output indices, class, weight.
+  const treeEntryStart: number[] = [0];
+  const lSlot: number[] = [];
+  const lDepth: number[] = [];
+  const lTable: number[] = [0];
+  const lIdx: number[] = [0];
+  const lClass: number[] = [];
+  const lWeight: number[] = [];
+  const table: number[] = [];
+  const idx: number[] = [];
+  let maxSlots = 1;
 
   for (let t = 0; t < e.nTrees; t++) {
+    const slotOf = new Map<number, number>();
+    let next = 0;
+    const splitsPre: number[] = [];
+    const leavesIn: number[] = [];
+    const pathFeats = new Map<number, number[]>(); // split -> unique features on the path to it (inclusive)
+    const stack: Array<[number, number[]]> = [[e.treeRoot[t], []]];
+    while (stack.length > 0) {
+      const [g, feats] = stack.pop()!;
+      if (mode[g] === NodeMode.Leaf) {
+        leavesIn.push(g);
+        continue;
+      }
+      const here = feats.includes(feature[g]) ? feats : [...feats, feature[g]];
+      pathFeats.set(g, feats);
+      splitsPre.push(g);
+      stack.push([falseChild[g], here], [trueChild[g], here]);
+    }
+    for (const g of splitsPre) slotOf.set(g, next++);
+    for (const g of leavesIn) slotOf.set(g, next++);
+    maxSlots = Math.max(maxSlots, next);
+    for (const g of splitsPre) {
+      const feats = pathFeats.get(g)!;
+      let bit = feats.indexOf(feature[g]);
+      if (bit < 0) bit = feats.length;
+      sNode.push(g);
+      sFeat.push(feature[g]);
+      sThr.push(threshold[g]);
+      sMiss.push(missingTracksTrue[g]);
+      sBit.push(1 << bit);
+      sSlot.push(slotOf.get(g)!);
+      sTrue.push(slotOf.get(trueChild[g])!);
+      sFalse.push(slotOf.get(falseChild[g])!);
+    }
+    treeSplitStart.push(sNode.length);
+
     forEachLeafPath(e, t, (leaf, nodes, slots, dirs) => {
       if (leafStart[leaf] === leafStart[leaf + 1]) return; // no weight: contributes nothing
       const d = slots.length === 0 ? 0 : Math.max(...slots) + 1;
       const zeroFrac = new Float64Array(d).fill(1);
       const feats = new Array<number>(d);
       nodes.forEach((g, i) => {
-        const child = dirs[i] ? e.trueChild[g] : e.falseChild[g];
+        const child = dirs[i] ? trueChild[g] : falseChild[g];
         zeroFrac[slots[i]] *= cover[child] / cover[g];
         feats[slots[i]] = feature[g];
       });
+      const raw: number[] = [];
       for (let pattern = 0; pattern < 2 ** d; pattern++) {
         extendPlain(pw, 0, 1, 1, zeros, ones);
         for (let s = 0; s < d; s++) extendPlain(pw, s + 1, zeroFrac[s], (pattern >> s) & 1, zeros, ones);
-        for (let s = 0; s < d; s++) {
-          tables.push(unwoundSumPlain(pw, d, s + 1, zeros, ones) * (ones[s + 1] - zeros[s + 1]));
+        for (let s = 0; s < d; s++) raw.push(unwoundSumPlain(pw, d, s + 1, zeros, ones) * (ones[s + 1] - zeros[s + 1]));
+      }
+      for (let j = leafStart[leaf]; j < leafStart[leaf + 1]; j++) {
+        const w = leafWeight[j];
+        const k = leafClass[j];
+        for (const v of raw) table.push(v * w);
+        for (const f of feats) idx.push(k * nFeatures + f);
+        lSlot.push(slotOf.get(leaf)!);
+        lDepth.push(d);
+        lTable.push(table.length);
+        lIdx.push(idx.length);
+        lClass.push(k);
+        lWeight.push(w);
+      }
+    });
+    treeEntryStart.push(lSlot.length);
+  }
+
+  const TREE_SPLIT = Int32Array.from(treeSplitStart);
+  const S_NODE = Int32Array.from(sNode);
+  const S_FEAT = Int32Array.from(sFeat);
+  const S_THR = Float64Array.from(sThr);
+  const S_MISS = Uint8Array.from(sMiss);
+  const S_BIT = Int32Array.from(sBit);
+  const S_SLOT = Int32Array.from(sSlot);
+  const S_TRUE = Int32Array.from(sTrue);
+  const S_FALSE = Int32Array.from(sFalse);
+  const TREE_ENTRY = Int32Array.from(treeEntryStart);
+  const L_SLOT = Int32Array.from(lSlot);
+  const L_DEPTH = Int32Array.from(lDepth);
+  const L_TABLE = Int32Array.from(lTable);
+  const L_IDX = Int32Array.from(lIdx);
+  const L_CLASS = Int32Array.from(lClass);
+  const L_WEIGHT = Float64Array.from(lWeight);
+  const TABLE = Float64Array.from(table);
+  const IDX = Int32Array.from(idx);
+  const nTrees = e.nTrees;
+  const B = TREESHAP_BLOCK;
+  const width = nClasses * nFeatures;
+  // Per block: the rows as float32 (as ONNX Runtime compares them), feature-major; per slot and row,
+  // the bits of the path features whose every split so far the row follows.
+  const xt = new Float32Array(nFeatures * B);
+  const pattern = new Int32Array(maxSlots * B);
+  const acc = new Float64Array(width * B);
+
+  return (x, n, phi, margins) => {
+    for (let r0 = 0; r0 < n; r0 += B) {
+      const nb = Math.min(B, n - r0);
+      for (let b = 0; b < nb; b++) {
+        const o = (r0 + b) * nFeatures;
+        for (let j = 0; j < nFeatures; j++) xt[j * B + b] = x[o + j];
+      }
+      acc.fill(0, 0, width * B);
+      for (let t = 0; t < nTrees; t++) {
+        pattern.fill(-1, 0, nb); // the root (slot 0): no path feature yet, all bits set
+        for (let k = TREE_SPLIT[t], ke = TREE_SPLIT[t + 1]; k < ke; k++) {
+          const xo = S_FEAT[k] * B;
+          const thr = S_THR[k];
+          const miss = S_MISS[k] === 1;
+          const bit = S_BIT[k];
+          const notBit = ~bit;
+          const missBit = miss ? 1 : 0;
+          const po = S_SLOT[k] * B;
+          const to = S_TRUE[k] * B;
+          const fo = S_FALSE[k] * B;
+          if (onlyLt) {
+            for (let b = 0; b < nb; b++) {
+              const v = xt[xo + b];
+              const p = pattern[po + b];
+              // branch-free (the direction is data-dependent): goes = 1 to the true child, else 0
+              const goes = ((v < thr) as unknown as number) | (((v !== v) as unknown as number) & missBit);
+              const cold = p & notBit;
+              const kept = p & bit;
+              pattern[to + b] = cold | (kept & -goes);
+              pattern[fo + b] = cold | (kept & (goes - 1));
+            }
+          } else {
+            const g = S_NODE[k];
+            for (let b = 0; b < nb; b++) {
+              const p = pattern[po + b];
+              const cold = p & notBit;
+              const toTrue = goesTrue(e, g, xt[xo + b]);
+              pattern[to + b] = toTrue ? p : cold;
+              pattern[fo + b] = toTrue ? cold : p;
+            }
+          }
+        }
+        for (let l = TREE_ENTRY[t], le = TREE_ENTRY[t + 1]; l < le; l++) {
+          const d = L_DEPTH[l];
+          const all = (1 << d) - 1;
+          const lo = L_SLOT[l] * B;
+          const ts = L_TABLE[l];
+          const is = L_IDX[l];
+          const mo = r0 * nClasses + L_CLASS[l];
+          const w = L_WEIGHT[l];
+          if (margins !== null) {
+            // every path feature satisfied = the row reaches this leaf
+            for (let b = 0; b < nb; b++) if ((pattern[lo + b] & all) === all) margins[mo + b * nClasses] += w;
+          }
+          // Unrolled by path length (the output indices are loaded once per leaf, not per row).
+          switch (d) {
+            case 0:
+              break;
+            case 1: {
+              const i0 = IDX[is] * B;
+              for (let b = 0; b < nb; b++) {
+                const row = ts + (pattern[lo + b] & all);
+                acc[i0 + b] += TABLE[row];
+              }
+              break;
+            }
+            case 2: {
+              const i0 = IDX[is] * B;
+              const i1 = IDX[is + 1] * B;
+              for (let b = 0; b < nb; b++) {
+                const row = ts + (pattern[lo + b] & all) * 2;
+                acc[i0 + b] += TABLE[row];
+                acc[i1 + b] += TABLE[row + 1];
+              }
+              break;
+            }
+            case 3: {
+              const i0 = IDX[is] * B;
+              const i1 = IDX[is + 1] * B;
+              const i2 = IDX[is + 2] * B;
+              for (let b = 0; b < nb; b++) {
+                const row = ts + (pattern[lo + b] & all) * 3;
+                acc[i0 + b] += TABLE[row];
+                acc[i1 + b] += TABLE[row + 1];
+                acc[i2 + b] += TABLE[row + 2];
+              }
+              break;
+            }
+            case 4: {
+              const i0 = IDX[is] * B;
+              const i1 = IDX[is + 1] * B;
+              const i2 = IDX[is + 2] * B;
+              const i3 = IDX[is + 3] * B;
+              for (let b = 0; b < nb; b++) {
+                const row = ts + (pattern[lo + b] & all) * 4;
+                acc[i0 + b] += TABLE[row];
+                acc[i1 + b] += TABLE[row + 1];
+                acc[i2 + b] += TABLE[row + 2];
+                acc[i3 + b] += TABLE[row + 3];
+              }
+              break;
+            }
+            default:
+              for (let b = 0; b < nb; b++) {
+                const row = ts + (pattern[lo + b] & all) * d;
+                for (let s = 0; s < d; s++) acc[IDX[is + s] * B + b] += TABLE[row + s];
+              }
+          }
         }
       }
-      leaves.push(leaf);
-      featList.push(...feats);
-      featStart.push(featList.length);
-      tableStart.push(tables.length);
-    });
-  }
-
-  // Split nodes in pre-order (parents first) and the path bit of each split's feature.
-  const splits: number[] = [];
-  const splitBit = new Int32Array(mode.length);
-  for (let t = 0; t < e.nTrees; t++) {
-    const stack: Array<[number, number[]]> = [[e.treeRoot[t], []]];
-    while (stack.length > 0) {
-      const [g, pathFeats] = stack.pop()!;
-      if (mode[g] === NodeMode.Leaf) continue;
-      let slot = pathFeats.indexOf(feature[g]);
-      const next = slot < 0 ? [...pathFeats, feature[g]] : pathFeats;
-      if (slot < 0) slot = pathFeats.length;
-      splits.push(g);
-      splitBit[g] = 1 << slot;
-      stack.push([e.falseChild[g], next], [trueChild[g], next]);
-    }
-  }
-  const SPLITS = Int32Array.from(splits);
-  const nSplits = SPLITS.length;
-  const { falseChild } = e;
-  const L = leaves.length;
-  const LEAF = Int32Array.from(leaves);
-  const FEAT_START = Int32Array.from(featStart);
-  const FEAT = Int32Array.from(featList);
-  const TABLE_START = Int32Array.from(tableStart);
-  const TABLE = Float64Array.from(tables);
-  const onlyLt = mode.every((m) => m === NodeMode.Leaf || m === NodeMode.BranchLt);
-  // Per row: pattern[g] = bits of the path features (to node g) whose every split the row follows.
-  const pattern = new Int32Array(mode.length);
-  const xf = new Float64Array(nFeatures);
-
-  return (x, phi, margins) => {
-    for (let j = 0; j < nFeatures; j++) xf[j] = Math.fround(x[j]);
-    for (let t = 0; t < e.nTrees; t++) pattern[e.treeRoot[t]] = -1;
-    for (let k = 0; k < nSplits; k++) {
-      const g = SPLITS[k];
-      const v = xf[feature[g]];
-      const toTrue = onlyLt ? (v !== v ? missingTracksTrue[g] === 1 : v < threshold[g]) : goesTrue(e, g, v);
-      const p = pattern[g];
-      const cold = p & ~splitBit[g];
-      pattern[trueChild[g]] = toTrue ? p : cold;
-      pattern[falseChild[g]] = toTrue ? cold : p;
-    }
-    for (let l = 0; l < L; l++) {
-      const fs = FEAT_START[l];
-      const d = FEAT_START[l + 1] - fs;
-      const leaf = LEAF[l];
-      const all = (1 << d) - 1;
-      const pat = pattern[leaf] & all;
-      if (margins !== null && pat === all) {
-        // every path feature satisfied = the row reaches this leaf
-        for (let j = leafStart[leaf], je = leafStart[leaf + 1]; j < je; j++) margins[leafClass[j]] += leafWeight[j];
-      }
-      if (d === 0) continue;
-      const row = TABLE_START[l] + pat * d;
-      for (let j = leafStart[leaf], je = leafStart[leaf + 1]; j < je; j++) {
-        const w = leafWeight[j];
-        const off = leafClass[j] * nFeatures;
-        for (let s = 0; s < d; s++) phi[off + FEAT[fs + s]] += TABLE[row + s] * w;
+      // the block's sums, feature-major, added into the row-major output
+      for (let b = 0; b < nb; b++) {
+        const out = (r0 + b) * width;
+        for (let i = 0; i < width; i++) phi[out + i] += acc[i * B + b];
       }
     }
   };
