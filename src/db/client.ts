@@ -62,6 +62,12 @@ export interface Database {
   /** The socket this process serves the embedded database on (server owners only). */
   readonly socketPath?: string;
   /**
+   * The node-postgres pool behind `prisma` when this process reaches a PostgreSQL server
+   * (DATABASE_URL): for what Prisma cannot send, e.g. COPY FROM STDIN (batch scoring's writes).
+   * Absent on the embedded database.
+   */
+  readonly pgPool?: pg.Pool;
+  /**
    * Hears committed changes from every writer (see changes.ts). Available to servers: PostgreSQL
    * (a LISTEN connection of its own) and the embedded database's owner.
    */
@@ -76,6 +82,7 @@ interface Driver {
   /** What the schema engine connects through, when it must not share the client's pool. */
   migrationAdapterFactory?: SqlMigrationAwareDriverAdapterFactory;
   socketPath?: string;
+  pgPool?: pg.Pool;
   subscribe(handlers: ChangeHandlers): Promise<ChangeSubscription>;
   close(): Promise<void>;
 }
@@ -111,6 +118,7 @@ function postgresDriver(target: PostgresTarget, poolSize: number, access: Databa
     kind,
     access,
     adapterFactory: new PrismaPg(pool),
+    pgPool: access === 'url' ? pool : undefined,
     // The schema engine holds a session-level advisory lock while it migrates. Through a shared
     // pool its unlock can run on another connection than its lock, and the lock then stays with
     // the pooled connection for the life of the process, stalling every other migrator (a second
@@ -319,6 +327,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     prisma,
     adapterFactory: driver.migrationAdapterFactory ?? driver.adapterFactory,
     socketPath: driver.socketPath,
+    pgPool: driver.pgPool,
     queryCount: () => queries,
     subscribeToChanges: (handlers) => driver.subscribe(handlers),
     async close() {
