@@ -211,7 +211,7 @@ async function runWithWorkers(
       onProgress: (s) => {
         peakRss = Math.max(peakRss, process.memoryUsage().rss);
         const now = performance.now();
-        if (!o.showProgress || now - lastPrint < 1000) return;
+        if (!o.showProgress || (now - lastPrint < 1000 && s.status !== 'finished')) return;
         lastPrint = now;
         const done = s.customersScored - start.alreadyScored;
         const rate = done / ((now - started) / 1000);
