@@ -185,38 +185,45 @@ interface RunConstants {
 }
 
 /**
- * The guard of a page's write: a data-modifying CTE named `g` that yields the run's id (one row)
- * only when the page may be written — it advances the run's (or range's) keyset position from
- * `previous` to `last`. When it yields nothing, nothing is inserted, and the page is refused.
+ * The guard of a page's write. `cte`: a data-modifying CTE named `g` that yields the run's id (one
+ * row) only when the page may be written — it advances the run's (or range's) keyset position from
+ * `previous` to `last`; when it yields nothing, nothing is inserted and the page is refused.
+ * `after` (optional): a statement run after the merge in the same transaction that must change one
+ * row, else the page is rolled back — for a row many writers share (the run's counters), so its
+ * lock is held from that statement to the commit only, not for the whole merge.
  */
-export type PageGuard = (previous: string | null, last: string, count: number) => Prisma.Sql;
+export type PageGuard = (previous: string | null, last: string, count: number) => { cte: Prisma.Sql; after?: Prisma.Sql };
 
 /** The run's own keyset position (a run scored by one process). */
 export function runGuard(runId: number): PageGuard {
-  return (previous, last, count) => sql`g AS (
+  return (previous, last, count) => ({
+    cte: sql`g AS (
     UPDATE "ScoreRun"
        SET "lastCustomerId" = ${last}::uuid, "customersScored" = "customersScored" + ${count},
            "pages" = "pages" + 1, "updatedAt" = now()
      WHERE "id" = ${runId} AND "status" = 'running'
        AND "lastCustomerId" IS NOT DISTINCT FROM ${previous}::uuid
-    RETURNING "id")`;
+    RETURNING "id")`,
+  });
 }
 
-/** An id range of a distributed run: its position advances, the run's counters add up. */
+/**
+ * An id range of a distributed run: its position advances in the merge (one writer per range), the
+ * run's counters after it (every worker shares that row).
+ */
 export function rangeGuard(runId: number, index: number): PageGuard {
-  return (previous, last, count) => sql`r AS (
+  return (previous, last, count) => ({
+    cte: sql`g AS (
     UPDATE "ScoreRunRange"
        SET "lastCustomerId" = ${last}::uuid, "customersScored" = "customersScored" + ${count},
            "pages" = "pages" + 1, "updatedAt" = now()
      WHERE "runId" = ${runId} AND "index" = ${index} AND "status" <> 'done'
        AND "lastCustomerId" IS NOT DISTINCT FROM ${previous}::uuid
-    RETURNING "runId"),
-  g AS (
-    UPDATE "ScoreRun" AS s
-       SET "customersScored" = s."customersScored" + ${count}, "pages" = s."pages" + 1, "updatedAt" = now()
-      FROM r
-     WHERE s."id" = r."runId" AND s."status" = 'running'
-    RETURNING s."id")`;
+    RETURNING "runId" AS "id")`,
+    after: sql`
+    UPDATE "ScoreRun" SET "customersScored" = "customersScored" + ${count}, "pages" = "pages" + 1, "updatedAt" = now()
+     WHERE "id" = ${runId} AND "status" = 'running'`,
+  });
 }
 
 const quoted = (name: string) => `"${name}"`;
@@ -255,6 +262,8 @@ function copyText(value: string | null): string {
 
 const STAGE = 'cia_score_stage';
 
+class GuardRefused extends Error {}
+
 /** PostgreSQL: COPY the page into a temporary staging table, then one merge (a dedicated connection). */
 async function copyWriter(pool: pg.Pool): Promise<PageWriter> {
   const client = await pool.connect();
@@ -275,13 +284,19 @@ async function copyWriter(pool: pg.Pool): Promise<PageWriter> {
         for (let c = 0; c < SCORE_COLUMNS.length; c++) text += (c ? '\t' : '') + copyText(SCORE_COLUMNS[c].value(page, i));
         text += '\n';
       }
-      const merge = mergeSql(guard(previous, page.ids[n - 1], n), source, sourceColumns, run);
+      const g = guard(previous, page.ids[n - 1], n);
+      const merge = mergeSql(g.cte, source, sourceColumns, run);
       try {
         await client.query('BEGIN');
         await pipeline(Readable.from([Buffer.from(text)]), client.query(copyFrom(copySql)));
         const result = await client.query(merge.text, merge.values as unknown[]);
         writer.statements += 4;
-        if (result.rowCount !== n) {
+        let ok = result.rowCount === n;
+        if (ok && g.after) {
+          writer.statements += 1;
+          ok = (await client.query(g.after.text, g.after.values as unknown[])).rowCount === 1;
+        }
+        if (!ok) {
           await client.query('ROLLBACK');
           return 0;
         }
@@ -318,8 +333,24 @@ function unnestWriter(db: Database): PageWriter {
       const aliases = SCORE_COLUMNS.map((_, c) => `c${c}`);
       const source = sql`unnest(${join(arrays, ', ')}) AS u(${raw(aliases.join(', '))})`;
       const sourceColumns = SCORE_COLUMNS.map((col, c) => `u.c${c}::${col.type}`);
-      writer.statements += 1;
-      return db.prisma.$executeRaw(mergeSql(guard(previous, page.ids[n - 1], n), source, sourceColumns, run));
+      const g = guard(previous, page.ids[n - 1], n);
+      const merge = mergeSql(g.cte, source, sourceColumns, run);
+      if (!g.after) {
+        writer.statements += 1;
+        return db.prisma.$executeRaw(merge);
+      }
+      const after = g.after;
+      writer.statements += 2;
+      return db.prisma
+        .$transaction(async (tx) => {
+          const written = await tx.$executeRaw(merge);
+          if (written !== n || (await tx.$executeRaw(after)) !== 1) throw new GuardRefused();
+          return written;
+        })
+        .catch((err: unknown) => {
+          if (err instanceof GuardRefused) return 0;
+          throw err;
+        });
     },
     async execute(statement) {
       writer.statements += 1;
