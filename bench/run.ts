@@ -259,7 +259,7 @@ function machine(pgVersion: string, provider: string, py: Record<string, string>
   return [
     `- CPU: ${cpus[0]?.model.trim() ?? 'unknown'}, ${cpus.length} logical cores; RAM ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ${osName}, Linux ${os.release().split('-')[0]}`,
     `- Node ${process.version}, onnxruntime-node ${ort} (execution provider: ${provider}), PostgreSQL ${pgVersion} on 127.0.0.1:5432 (throwaway database, Prisma 7 + @prisma/adapter-pg, pool 10)`,
-    `- Python ${py.python} (Debian), Flask ${py.flask} (Werkzeug ${py.werkzeug}), scikit-learn ${py.sklearn}, pandas ${py.pandas}, numpy ${py.numpy}, psycopg2 ${py.psycopg2}`,
+    ...(py.python === undefined ? [] : [`- Python ${py.python} (Debian), Flask ${py.flask} (Werkzeug ${py.werkzeug}), scikit-learn ${py.sklearn}, pandas ${py.pandas}, numpy ${py.numpy}, psycopg2 ${py.psycopg2}`]),
     `- Load generator: autocannon 8 (programmatic, in the bench process, same machine, loopback), ${DURATION} s per run after a 2 s warm-up per server`,
   ];
 }
@@ -449,7 +449,8 @@ async function main() {
   const loadTimer = setInterval(() => (loadMax = Math.max(loadMax, os.loadavg()[0])), 2000);
   loadTimer.unref();
   if (loadAtStart > 1) say(`warning: 1-minute load average is ${loadAtStart.toFixed(2)} before the run; other processes will distort the numbers`);
-  const py = pythonVersions();
+  // --scale-only needs no Python (the Flask baseline is not run): its line is left out then.
+  const py = opts['scale-only'] ? (() => { try { return pythonVersions(); } catch { return {}; } })() : pythonVersions();
   let pgVersion = '';
   {
     const c = new pg.Client({ connectionString: opts['admin-url'] });
