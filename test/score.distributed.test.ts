@@ -117,6 +117,13 @@ describe.runIf(redisUp && pgUp)('distributed batch scoring (BullMQ workers, Post
     const started = await a.waitFor(/score job started/, TIMEOUT);
     const page = await a.waitFor(new RegExp(`"job":"${started.job}".*"msg":"score page committed"`), TIMEOUT);
     a.child.kill('SIGKILL');
+    // Progress is visible while the run goes on: the run's row (what segmentSummary.lastRun shows).
+    const opened = await cli.waitFor(/^Run \d+ \(/, TIMEOUT);
+    const openRunId = Number(/^Run (\d+)/.exec(opened.line)![1]);
+    const midway = await t.db.prisma.scoreRun.findUniqueOrThrow({ where: { id: openRunId } });
+    expect(midway.status).toBe('running');
+    expect(midway.customersScored).toBeGreaterThanOrEqual(10);
+    expect(midway.customersScored).toBeLessThan(CUSTOMERS);
     const killed = await a.exited;
     expect(killed.signal).toBe('SIGKILL');
     const jobId: string = started.job;
@@ -133,6 +140,7 @@ describe.runIf(redisUp && pgUp)('distributed batch scoring (BullMQ workers, Post
     const summary = cli.lines.find((l) => l.startsWith('Scored '))!;
     expect(summary).toMatch(/Scored 900 customers \(run \d+/);
     const runId = Number(/run (\d+)/.exec(summary)![1]);
+    expect(runId).toBe(openRunId);
 
     const run = await t.db.prisma.scoreRun.findUniqueOrThrow({ where: { id: runId }, include: { rangeRows: { orderBy: { index: 'asc' } } } });
     expect(run).toMatchObject({ status: 'finished', customersScored: CUSTOMERS });
