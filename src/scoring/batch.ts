@@ -472,7 +472,13 @@ export async function scorePages(
     o.onPage?.(scored, pages);
   }
 
-  let next: Promise<Page> | null = o.shouldStop?.(0) ? null : fetchPage(last);
+  // A prefetch or a write runs while other work is awaited; marked handled at once, so that its
+  // failure is not an unhandled rejection meanwhile (it is rethrown where it is awaited).
+  const handled = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    return p;
+  };
+  let next: Promise<Page> | null = o.shouldStop?.(0) ? null : handled(fetchPage(last));
   let writing: Promise<void> | null = null;
   const settle = async () => {
     await next?.catch(() => {}); // a prefetch or write in flight must not become an unhandled rejection
@@ -491,7 +497,7 @@ export async function scorePages(
       // The last page wanted (maxPages) once this one is written?
       const lastWanted = o.shouldStop?.(pages + (writing ? 2 : 1)) ?? false;
       // Pipelining: the next page is read while this one is inferred and the previous one written.
-      if (more && o.pipelined && !lastWanted) next = fetchPage(through);
+      if (more && o.pipelined && !lastWanted) next = handled(fetchPage(through));
       const t = performance.now();
       const probabilities = await scoring.inference.predict(model, page.rows);
       timings.inference += performance.now() - t;
@@ -500,7 +506,7 @@ export async function scorePages(
         writing = null;
         if (o.shouldStop?.(pages)) break; // stop requested meanwhile: this page is not written
       }
-      writing = writePage(page, probabilities);
+      writing = handled(writePage(page, probabilities));
       if (!o.pipelined) {
         await writing;
         writing = null;
@@ -510,7 +516,7 @@ export async function scorePages(
         break;
       }
       if (lastWanted || (!o.pipelined && o.shouldStop?.(pages))) break;
-      if (!o.pipelined) next = fetchPage(through);
+      if (!o.pipelined) next = handled(fetchPage(through));
     }
     if (writing) await writing;
     writing = null;
