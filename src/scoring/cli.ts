@@ -20,7 +20,7 @@ import { createScoring } from './setup.js';
 import { interruptRun, openQueue, queueSettings, SCORE_QUEUE, startDistributedRun, waitForRun } from './distributed.js';
 import type { Scoring } from './scoring.js';
 
-const USAGE = `Usage: npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress]
+const USAGE = `Usage: npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress] [--workers N]
   --model NAME     model to score with (default: DEFAULT_MODEL)
   --as-of ISO      scoring time: a date-time (2026-06-30T12:00:00Z) or a date (2026-06-30 = the end of that UTC day)
                    (default: SCORING_AS_OF, else the end of today, UTC)
