@@ -116,6 +116,13 @@ const schema = z.object({
   // Model versions and promotion without restart (README "Models and versions").
   MODELS_POLL_SECONDS: z.coerce.number().min(0).max(3600).default(5),
   BACKGROUND_SCORING: z.enum(['on', 'off']).default('on'),
+  // Distributed batch scoring on BullMQ (README "Batch scoring on several machines").
+  SCORE_QUEUE_PREFIX: z.string().regex(/^[\w.-]{1,64}$/, 'must be 1–64 letters, digits, _ . -').default('cia'),
+  SCORE_RANGE_CUSTOMERS: intIn(1, 10_000_000).default(50_000),
+  SCORE_JOB_LOCK_SECONDS: seconds(1, 3600).default(30),
+  SCORE_JOB_STALLED_CHECK_SECONDS: seconds(0.5, 3600).default(15),
+  SCORE_JOB_MAX_STALLED: intIn(0, 100).default(3),
+  SCORE_JOB_ATTEMPTS: intIn(1, 100).default(3),
 });
 
 export type Config = z.infer<typeof schema> & {

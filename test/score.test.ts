@@ -127,21 +127,29 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
     }
   });
 
-  it('sends a constant number of SQL statements per page (ids, features, one upsert)', async () => {
+  it('sends a constant number of SQL statements per page (the keyset feature query, then COPY + one merge, or one upsert)', async () => {
     const measure = async (pageSize: number) => {
       const queries = t.db.queryCount();
       const features = featureQueryCount();
       const s = await scoreCustomers(t.db, scoring, { asOf, pageSize, restart: true });
-      return { statements: t.db.queryCount() - queries, featureQueries: featureQueryCount() - features, pages: s.pages };
+      return { prisma: t.db.queryCount() - queries, featureQueries: featureQueryCount() - features, pages: s.pages, statements: s.statements, writer: s.writer };
     };
-    const small = await measure(23); // 10 full pages, then an empty look-up
-    const large = await measure(46); // 5 full pages, then an empty look-up
+    const small = await measure(23); // 10 full pages, then an empty page
+    const large = await measure(46); // 5 full pages, then an empty page
     expect(small.pages).toBe(10);
     expect(large.pages).toBe(5);
-    expect(small.featureQueries).toBe(10);
-    expect(large.featureQueries).toBe(5);
-    expect(small.statements - large.statements).toBe(3 * (small.pages - large.pages));
-    expect(large.statements).toBeLessThanOrEqual(3 * large.pages + 6);
+    // No separate ids query: the feature query is the page.
+    expect(small.featureQueries).toBe(11);
+    expect(large.featureQueries).toBe(6);
+    // PostgreSQL: BEGIN, COPY into the staging table, the merge, COMMIT; PGlite: one unnest upsert.
+    expect(small.writer).toBe(kind === 'postgresql' ? 'copy' : 'unnest');
+    const writesPerPage = kind === 'postgresql' ? 4 : 1;
+    for (const m of [small, large]) expect(m.statements).toBe(m.pages + 1 + writesPerPage * m.pages);
+    // Through Prisma: on PGlite the feature query and the upsert per page (on PostgreSQL both go
+    // through node-postgres), plus a constant few.
+    const prismaPerPage = kind === 'postgresql' ? 0 : 2;
+    expect(small.prisma - large.prisma).toBe(prismaPerPage * (small.pages - large.pages));
+    expect(large.prisma).toBeLessThanOrEqual(prismaPerPage * large.pages + 7);
   });
 
   it('scores with another model and pipelined pages, keeping other models\' rows', async () => {

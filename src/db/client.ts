@@ -70,6 +70,12 @@ export interface Database {
   /** The connection below Prisma, for bulk loads (COPY) in one transaction: npm run import. */
   readonly bulk: BulkAccess;
   /**
+   * The node-postgres pool behind `prisma` when this process reaches a PostgreSQL server
+   * (DATABASE_URL): for what Prisma cannot send, e.g. COPY FROM STDIN (batch scoring's writes).
+   * Absent on the embedded database.
+   */
+  readonly pgPool?: pg.Pool;
+  /**
    * Hears committed changes from every writer (see changes.ts). Available to servers: PostgreSQL
    * (a LISTEN connection of its own) and the embedded database's owner.
    */
@@ -332,6 +338,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     adapterFactory: driver.migrationAdapterFactory ?? driver.adapterFactory,
     socketPath: driver.socketPath,
     bulk: driver.bulk,
+    // A view of `bulk`: the server's pool, for COPY and plain node-postgres reads (not through the owner's socket).
+    pgPool: driver.bulk.kind === 'pg' && driver.bulk.copy ? driver.bulk.pool : undefined,
     queryCount: () => queries,
     subscribeToChanges: (handlers) => driver.subscribe(handlers),
     async close() {

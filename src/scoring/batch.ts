@@ -1,20 +1,30 @@
 // Batch scoring: every customer → features → model → one row per (customer, model) in
-// "CustomerScore". Used by `npm run score` (src/scoring/cli.ts) and the tests.
+// "CustomerScore". Used by `npm run score` (src/scoring/cli.ts), its BullMQ workers
+// (src/scoring/distributed.ts) and the tests.
 //
-// Keyset pages by Customer.id. Per page, a constant three SQL statements:
-//   1. the page's ids            SELECT id FROM "Customer" WHERE id > $after ORDER BY id LIMIT $n
-//   2. the page's feature inputs loadFeatureInputs (the same single statement the API uses)
-//   3. the writes                one statement = one short transaction: a CTE advances the run's
-//                                keyset position (only if nobody else moved it) and a multi-row
-//                                INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE upserts the scores.
+// Keyset pages by Customer.id, two statements' worth of work per page:
+//   1. the page itself: loadFeatureInputsPage — the feature query pages on its own
+//      (`WHERE id > $last ORDER BY id LIMIT $n`), no separate ids query;
+//   2. the writes, one short transaction: on PostgreSQL the page's scores are COPYed (pg-copy-streams)
+//      into a temporary staging table and merged by ONE set-based INSERT … SELECT … ON CONFLICT DO
+//      UPDATE whose CTE also advances the run's (or the id range's) keyset position — only if
+//      nobody else moved it. The embedded database (PGlite, in-process or through its owner's
+//      socket) has no COPY FROM STDIN through Prisma, so there the same merge reads the page from
+//      unnest() of text arrays in one statement.
+// The columns written are one list (SCORE_COLUMNS): a new "CustomerScore" column is one entry
+// there, and both writers, the staging table and the merge follow it.
 // The scores of a page and the run's progress commit together, so a re-run with the same model,
 // version and asOf continues after the last committed page, and never scores a customer twice.
-// Memory is bounded by two pages (the one being written and the one prefetched), whatever the
+// Memory is bounded by three pages (one being fetched, one inferred, one written), whatever the
 // number of customers. Only row locks are taken (the page's score rows and the run's row), so the
 // API keeps serving while this runs.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { computeFeatures, computeSequence, FEATURE_COUNT, loadFeatureInputs, SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from '../features/index.js';
+import { computeFeatures, computeSequence, FEATURE_COUNT, loadFeatureInputsPage, SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from '../features/index.js';
 import type { LoadedModel } from '../inference/registry.js';
 import type { ModelRow } from '../inference/tensors.js';
 import type { Scored, Scoring } from './scoring.js';
@@ -25,7 +35,7 @@ import { occasionsOf, rfmSummary } from '../lifetime/summary.js';
 /** Horizon of the stored lifetime figures (CustomerScore.expectedOrders / predictedClv). */
 export const STORED_LIFETIME_HORIZON_DAYS = 90;
 
-const { sql, join, empty } = Prisma;
+const { sql, join, raw, empty } = Prisma;
 
 export const DEFAULT_SCORE_PAGE_SIZE = 5000;
 export const MAX_SCORE_PAGE_SIZE = 50_000;
@@ -47,7 +57,7 @@ export interface ScoreOptions {
   maxPages?: number;
   /** Stop (resumably) after the page in progress when aborted. */
   signal?: AbortSignal;
-  /** Fetch page n+1 while page n is inferred and written (default: on PostgreSQL, off on PGlite). */
+  /** Fetch page n+1 and write page n-1 while page n is inferred (default: on PostgreSQL, off on PGlite). */
   pipeline?: boolean;
   /** Called after every committed page. */
   onProgress?: (progress: ScoreProgress) => void;
@@ -83,15 +93,13 @@ export interface ScoreProgress {
 
 /** Milliseconds spent in each part (busy time; with pipelining, parts overlap and sum to more than the wall time). */
 export interface ScoreTimings {
-  /** Statement 1: the page's ids. */
-  pageIdsSql: number;
-  /** Statement 2: the feature inputs (database + transfer). */
+  /** Statement 1: the keyset page with its feature inputs (database + transfer). */
   featureSql: number;
   /** JSON decoding and feature computation in JavaScript. */
   featureCompute: number;
   /** ONNX Runtime (through the inference service). */
   inference: number;
-  /** Statement 3: the upsert and the run's progress. */
+  /** The writes: COPY into staging + the merge and the run's progress (or the unnest upsert). */
   writes: number;
 }
 
@@ -112,6 +120,10 @@ export interface ScoreSummary {
   rate: number;
   timings: ScoreTimings;
   pipelined: boolean;
+  /** How the pages were written: `copy` (COPY + merge, PostgreSQL) or `unnest` (one statement, PGlite). */
+  writer: WriterKind;
+  /** SQL statements sent by this invocation for its pages (reads and writes, including BEGIN/COMMIT). */
+  statements: number;
 }
 
 export class ScoreRunConflictError extends Error {
@@ -128,20 +140,453 @@ interface RunRow {
   lastCustomerId: string | null;
   customersScored: number;
   pages: number;
+  ranges: number | null;
 }
 
-interface Page {
-  /** Ids returned by statement 1 (the keyset advances to the last of them). */
+/**
+ * Finishes a running run and records its segment mix ("ScoreRunSegment") in ONE statement, so a
+ * run is finished exactly when its mix is recorded ("CustomerScore" keeps only each customer's
+ * latest score: the next run would erase it). `extra`: a further condition on the run (distributed
+ * runs: every range done). Yields one row, `finished` = 1 when this statement finished the run.
+ */
+export function finishRunStatement(runId: number, extra: Prisma.Sql = empty): Prisma.Sql {
+  return sql`
+    WITH done AS (
+      UPDATE "ScoreRun" SET "status" = 'finished', "finishedAt" = now(), "updatedAt" = now()
+       WHERE "id" = ${runId} AND "status" = 'running' ${extra}
+      RETURNING "id", "model"
+    ), mix AS (
+      INSERT INTO "ScoreRunSegment" ("runId", "segment", "count", "meanProbability")
+      SELECT done."id", cs."segment", count(*)::int, avg(cs."probability")
+      FROM done JOIN "CustomerScore" cs ON cs."runId" = done."id" AND cs."model" = done."model"
+      GROUP BY done."id", cs."segment"
+    )
+    SELECT count(*)::int AS "finished" FROM done`;
+}
+
+// ── what is written ──────────────────────────────────────────────────────────────────────────────
+
+/** A scored page, as the writers see it. */
+export interface ScoredPage {
+  /** Customer ids in id order. */
   ids: string[];
-  lastId: string | null;
-  /** Customers that still existed when their features were read (statement 2), in page order. */
-  scoredIds: string[];
+  /** Model output per customer (class probabilities, in the model card's class order). */
+  probabilities: Float32Array[];
+  /** The class the scoring service's rule chose per customer (index into `classes`). */
+  segments: number[];
+  /** Lifetime figures over STORED_LIFETIME_HORIZON_DAYS, as text (null: no card parameters or no paid order). */
+  pAlive: (string | null)[];
+  expectedOrders: (string | null)[];
+  predictedClv: (string | null)[];
+  /** The model's class keys. */
+  classes: readonly string[];
+}
+
+/**
+ * One per-customer column of "CustomerScore" that batch scoring writes. `value` returns the text
+ * form PostgreSQL parses for `type` (null = SQL NULL). The staging table, the COPY rows, the
+ * unnest arrays, the merge's column list and its ON CONFLICT update all come from this list; the
+ * run's constants (model, modelVersion, asOf, scoredAt, runId) are added by the merge.
+ */
+export interface ScoreColumn {
+  name: string;
+  type: 'uuid' | 'text' | 'float8' | 'jsonb' | 'int4';
+  value: (page: ScoredPage, i: number) => string | null;
+}
+
+function probabilitiesJson(page: ScoredPage, i: number): string {
+  // The float32 outputs' shortest decimal forms: float8/jsonb parse them back to the same doubles.
+  const p = page.probabilities[i];
+  let json = '{';
+  for (let c = 0; c < page.classes.length; c++) json += `${c ? ',' : ''}${JSON.stringify(page.classes[c])}:${String(p[c])}`;
+  return `${json}}`;
+}
+
+export const SCORE_COLUMNS: readonly ScoreColumn[] = [
+  { name: 'customerId', type: 'uuid', value: (page, i) => page.ids[i] },
+  { name: 'segment', type: 'text', value: (page, i) => page.classes[page.segments[i]] },
+  { name: 'probability', type: 'float8', value: (page, i) => String(page.probabilities[i][page.segments[i]]) },
+  { name: 'probabilities', type: 'jsonb', value: probabilitiesJson },
+  { name: 'pAlive', type: 'float8', value: (page, i) => page.pAlive[i] },
+  { name: 'expectedOrders', type: 'float8', value: (page, i) => page.expectedOrders[i] },
+  { name: 'predictedClv', type: 'float8', value: (page, i) => page.predictedClv[i] },
+];
+
+/** Constants of a run that every row gets. */
+interface RunConstants {
+  runId: number;
+  model: string;
+  modelVersion: string;
+  asOfIso: string;
+}
+
+/**
+ * The guard of a page's write. `cte`: a data-modifying CTE named `g` that yields the run's id (one
+ * row) only when the page may be written — it advances the run's (or range's) keyset position from
+ * `previous` to `last`; when it yields nothing, nothing is inserted and the page is refused.
+ * `after` (optional): a statement run after the merge in the same transaction that must change one
+ * row, else the page is rolled back — for a row many writers share (the run's counters), so its
+ * lock is held from that statement to the commit only, not for the whole merge.
+ */
+export type PageGuard = (previous: string | null, last: string, count: number) => { cte: Prisma.Sql; after?: Prisma.Sql };
+
+/** The run's own keyset position (a run scored by one process). */
+export function runGuard(runId: number): PageGuard {
+  return (previous, last, count) => ({
+    cte: sql`g AS (
+    UPDATE "ScoreRun"
+       SET "lastCustomerId" = ${last}::uuid, "customersScored" = "customersScored" + ${count},
+           "pages" = "pages" + 1, "updatedAt" = now()
+     WHERE "id" = ${runId} AND "status" = 'running'
+       AND "lastCustomerId" IS NOT DISTINCT FROM ${previous}::uuid
+    RETURNING "id")`,
+  });
+}
+
+/**
+ * An id range of a distributed run: its position advances in the merge (one writer per range), the
+ * run's counters after it (every worker shares that row).
+ */
+export function rangeGuard(runId: number, index: number): PageGuard {
+  return (previous, last, count) => ({
+    cte: sql`g AS (
+    UPDATE "ScoreRunRange"
+       SET "lastCustomerId" = ${last}::uuid, "customersScored" = "customersScored" + ${count},
+           "pages" = "pages" + 1, "updatedAt" = now()
+     WHERE "runId" = ${runId} AND "index" = ${index} AND "status" <> 'done'
+       AND "lastCustomerId" IS NOT DISTINCT FROM ${previous}::uuid
+    RETURNING "runId" AS "id")`,
+    after: sql`
+    UPDATE "ScoreRun" SET "customersScored" = "customersScored" + ${count}, "pages" = "pages" + 1, "updatedAt" = now()
+     WHERE "id" = ${runId} AND "status" = 'running'`,
+  });
+}
+
+const quoted = (name: string) => `"${name}"`;
+
+/** INSERT … SELECT <columns, constants> FROM g, <source> ON CONFLICT DO UPDATE — the one set-based merge. */
+function mergeSql(guard: Prisma.Sql, source: Prisma.Sql, sourceColumns: string[], run: RunConstants): Prisma.Sql {
+  const targets = [...SCORE_COLUMNS.map((c) => c.name), 'model', 'modelVersion', 'asOf', 'scoredAt', 'runId'];
+  const updates = targets.filter((c) => c !== 'customerId' && c !== 'model').map((c) => `${quoted(c)} = EXCLUDED.${quoted(c)}`);
+  return sql`
+    WITH ${guard}
+    INSERT INTO "CustomerScore" AS s (${raw(targets.map(quoted).join(', '))})
+    SELECT ${raw(sourceColumns.join(', '))}, ${run.model}, ${run.modelVersion}, ${run.asOfIso}::timestamptz, now(), g."id"
+    FROM g, ${source}
+    ON CONFLICT ("customerId", "model") DO UPDATE SET ${raw(updates.join(', '))}`;
+}
+
+export type WriterKind = 'copy' | 'unnest';
+
+/** Writes scored pages: one transaction per page. */
+export interface PageWriter {
+  readonly kind: WriterKind;
+  /** Statements sent so far. */
+  statements: number;
+  /** Writes the page if `guard` lets it; returns the rows written (page.ids.length, or 0 when refused). */
+  write(page: ScoredPage, guard: PageGuard, previous: string | null, run: RunConstants): Promise<number>;
+  /** Runs a small statement on the writer's connection (outside a page). */
+  execute(statement: Prisma.Sql): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
+function copyText(value: string | null): string {
+  if (value === null) return '\\N';
+  return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!) : value;
+}
+
+const STAGE = 'cia_score_stage';
+
+class GuardRefused extends Error {}
+
+/** PostgreSQL: COPY the page into a temporary staging table, then one merge (a dedicated connection). */
+async function copyWriter(pool: pg.Pool): Promise<PageWriter> {
+  const client = await pool.connect();
+  const columns = SCORE_COLUMNS.map((c) => `${quoted(c.name)} ${c.type}`).join(', ');
+  // Temporary: never WAL-logged, private to this connection, emptied by every commit.
+  await client.query(`CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} (${columns}) ON COMMIT DELETE ROWS`);
+  const copySql = `COPY ${STAGE} (${SCORE_COLUMNS.map((c) => quoted(c.name)).join(', ')}) FROM STDIN`;
+  const source = raw(STAGE);
+  const sourceColumns = SCORE_COLUMNS.map((c) => `${STAGE}.${quoted(c.name)}`);
+  let broken = false;
+  const writer: PageWriter = {
+    kind: 'copy',
+    statements: 0,
+    async write(page, guard, previous, run) {
+      const n = page.ids.length;
+      let text = '';
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < SCORE_COLUMNS.length; c++) text += (c ? '\t' : '') + copyText(SCORE_COLUMNS[c].value(page, i));
+        text += '\n';
+      }
+      const g = guard(previous, page.ids[n - 1], n);
+      const merge = mergeSql(g.cte, source, sourceColumns, run);
+      try {
+        await client.query('BEGIN');
+        await pipeline(Readable.from([Buffer.from(text)]), client.query(copyFrom(copySql)));
+        const result = await client.query(merge.text, merge.values as unknown[]);
+        writer.statements += 4;
+        let ok = result.rowCount === n;
+        if (ok && g.after) {
+          writer.statements += 1;
+          ok = (await client.query(g.after.text, g.after.values as unknown[])).rowCount === 1;
+        }
+        if (!ok) {
+          await client.query('ROLLBACK');
+          return 0;
+        }
+        await client.query('COMMIT');
+        return n;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => (broken = true));
+        throw err;
+      }
+    },
+    async execute(statement) {
+      writer.statements += 1;
+      return (await client.query(statement.text, statement.values as unknown[])).rowCount ?? 0;
+    },
+    async close() {
+      client.release(broken ? true : undefined);
+    },
+  };
+  return writer;
+}
+
+/** The embedded database: the same merge, reading the page from unnest() of text arrays, one statement. */
+function unnestWriter(db: Database): PageWriter {
+  const writer: PageWriter = {
+    kind: 'unnest',
+    statements: 0,
+    async write(page, guard, previous, run) {
+      const n = page.ids.length;
+      const arrays = SCORE_COLUMNS.map((col) => {
+        const values = new Array<string | null>(n);
+        for (let i = 0; i < n; i++) values[i] = col.value(page, i);
+        return sql`${values}::text[]`;
+      });
+      const aliases = SCORE_COLUMNS.map((_, c) => `c${c}`);
+      const source = sql`unnest(${join(arrays, ', ')}) AS u(${raw(aliases.join(', '))})`;
+      const sourceColumns = SCORE_COLUMNS.map((col, c) => `u.c${c}::${col.type}`);
+      const g = guard(previous, page.ids[n - 1], n);
+      const merge = mergeSql(g.cte, source, sourceColumns, run);
+      if (!g.after) {
+        writer.statements += 1;
+        return db.prisma.$executeRaw(merge);
+      }
+      const after = g.after;
+      writer.statements += 2;
+      return db.prisma
+        .$transaction(async (tx) => {
+          const written = await tx.$executeRaw(merge);
+          if (written !== n || (await tx.$executeRaw(after)) !== 1) throw new GuardRefused();
+          return written;
+        })
+        .catch((err: unknown) => {
+          if (err instanceof GuardRefused) return 0;
+          throw err;
+        });
+    },
+    async execute(statement) {
+      writer.statements += 1;
+      return db.prisma.$executeRaw(statement);
+    },
+    async close() {},
+  };
+  return writer;
+}
+
+export async function openPageWriter(db: Database): Promise<PageWriter> {
+  return db.pgPool ? copyWriter(db.pgPool) : unnestWriter(db);
+}
+
+// ── pages ────────────────────────────────────────────────────────────────────────────────────────
+
+interface Page {
+  ids: string[];
   rows: ModelRow[];
-  /** Lifetime figures per scored customer, as text for SQL (null: no card parameters or no paid order). */
   pAlive: (string | null)[];
   expectedOrders: (string | null)[];
   predictedClv: (string | null)[];
 }
+
+/** An id interval: from (inclusive) … before (exclusive); null = unbounded. */
+export interface IdRange {
+  from: string | null;
+  before: string | null;
+}
+
+interface PagesOptions {
+  pageSize: number;
+  pipelined: boolean;
+  /** Keyset position inside the range: continue after this id (null: from `range.from`). */
+  start: string | null;
+  range: IdRange;
+  guard: PageGuard;
+  shouldStop?: (pages: number) => boolean;
+  onPage?: (scored: number, pages: number) => void;
+  timings: ScoreTimings;
+}
+
+interface PagesResult {
+  scored: number;
+  pages: number;
+  /** The range is exhausted. */
+  complete: boolean;
+  /** Keyset position after the last committed page. */
+  last: string | null;
+  statements: number;
+}
+
+/**
+ * Scores the customers of `range` after `start`, page by page, each page committed through `guard`.
+ * Throws ScoreRunConflictError when the guard refuses a page (another process moved the position).
+ */
+export async function scorePages(
+  db: Database,
+  scoring: Scoring,
+  model: LoadedModel,
+  asOf: Date,
+  writer: PageWriter,
+  run: RunConstants,
+  o: PagesOptions,
+): Promise<PagesResult> {
+  const asOfMs = asOf.getTime();
+  const featureCount = model.layout.featureCount;
+  if (featureCount !== FEATURE_COUNT) throw new Error(`${model.name}: expects ${featureCount} features, the service computes ${FEATURE_COUNT}`);
+  const sequenceSize = SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH;
+  const { timings } = o;
+  let reads = 0;
+  // BG/NBD + Gamma-Gamma parameters of this model version's card (null: the lifetime columns stay null).
+  const lifetime = lifetimeParams(model.card);
+
+  async function fetchPage(after: string | null): Promise<Page> {
+    let sqlMs = 0;
+    const t = performance.now();
+    // A range's first page starts at its `from` (inclusive); later pages after the last id.
+    const { ids, inputs } = await loadFeatureInputsPage(
+      db,
+      after === null && o.range.from !== null ? { after: null, from: o.range.from, before: o.range.before, limit: o.pageSize } : { after, before: o.range.before, limit: o.pageSize },
+      asOf,
+      { onQuery: (info) => (sqlMs = info.milliseconds) },
+    );
+    reads += 1;
+    timings.featureSql += sqlMs;
+    // One buffer per page for the feature rows (and the sequences of sequence models).
+    const features = new Float64Array(ids.length * featureCount);
+    const sequences = model.layout.sequence ? new Float32Array(ids.length * sequenceSize) : null;
+    const rows = new Array<ModelRow>(ids.length);
+    const pAlive = new Array<string | null>(ids.length);
+    const expectedOrders = new Array<string | null>(ids.length);
+    const predictedClv = new Array<string | null>(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const input = inputs[i];
+      computeFeatures(input.customer, input.paidOrders, asOfMs, features, i * featureCount);
+      const row: ModelRow = { features: features.subarray(i * featureCount, (i + 1) * featureCount) };
+      if (sequences) {
+        const tokens = sequences.subarray(i * sequenceSize, (i + 1) * sequenceSize);
+        row.sequence = tokens;
+        row.sequenceLength = computeSequence(input.paidOrders, asOfMs, tokens).length;
+      }
+      rows[i] = row;
+      const occ = lifetime ? occasionsOf(input.paidOrders, asOfMs) : null;
+      const f = occ && lifetime ? lifetimeFigures(lifetime.bgnbd, lifetime.gammaGamma, lifetime.unitDays, rfmSummary(occ, asOfMs, lifetime.unitDays), STORED_LIFETIME_HORIZON_DAYS) : null;
+      pAlive[i] = f ? String(f.pAlive) : null;
+      expectedOrders[i] = f ? String(f.expectedOrders) : null;
+      predictedClv[i] = f ? String(f.predictedClv) : null;
+    }
+    timings.featureCompute += performance.now() - t - sqlMs;
+    return { ids, rows, pAlive, expectedOrders, predictedClv };
+  }
+
+  let last = o.start;
+  let scored = 0;
+  let pages = 0;
+  let complete = false;
+  const writesBefore = writer.statements;
+
+  async function writePage(page: Page, decided: Scored[]): Promise<void> {
+    const t = performance.now();
+    const scoredPage: ScoredPage = {
+      ids: page.ids,
+      probabilities: decided.map((x) => x.probabilities),
+      segments: decided.map((x) => x.segment),
+      classes: model.classes,
+      pAlive: page.pAlive,
+      expectedOrders: page.expectedOrders,
+      predictedClv: page.predictedClv,
+    };
+    const written = await writer.write(scoredPage, o.guard, last, run);
+    timings.writes += performance.now() - t;
+    if (written !== page.ids.length) {
+      throw new ScoreRunConflictError(
+        `run ${run.runId} was advanced or stopped by another process (another \`npm run score\` with the same model and asOf?); this page was not written`,
+      );
+    }
+    last = page.ids[page.ids.length - 1];
+    scored += page.ids.length;
+    pages += 1;
+    o.onPage?.(scored, pages);
+  }
+
+  // A prefetch or a write runs while other work is awaited; marked handled at once, so that its
+  // failure is not an unhandled rejection meanwhile (it is rethrown where it is awaited).
+  const handled = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    return p;
+  };
+  let next: Promise<Page> | null = o.shouldStop?.(0) ? null : handled(fetchPage(last));
+  let writing: Promise<void> | null = null;
+  const settle = async () => {
+    await next?.catch(() => {}); // a prefetch or write in flight must not become an unhandled rejection
+    await writing?.catch(() => {});
+  };
+  try {
+    while (next) {
+      const page: Page = await next;
+      next = null;
+      if (page.ids.length === 0) {
+        complete = true;
+        break;
+      }
+      const more = page.ids.length === o.pageSize;
+      const through = page.ids[page.ids.length - 1];
+      // The last page wanted (maxPages) once this one is written?
+      const lastWanted = o.shouldStop?.(pages + (writing ? 2 : 1)) ?? false;
+      // Pipelining: the next page is read while this one is inferred and the previous one written.
+      if (more && o.pipelined && !lastWanted) next = handled(fetchPage(through));
+      const t = performance.now();
+      const decided = await scoring.score(model, page.rows);
+      timings.inference += performance.now() - t;
+      if (writing) {
+        await writing; // pages commit in order: each one's guard expects the previous position
+        writing = null;
+        if (o.shouldStop?.(pages)) break; // stop requested meanwhile: this page is not written
+      }
+      writing = handled(writePage(page, decided));
+      if (!o.pipelined) {
+        await writing;
+        writing = null;
+      }
+      if (!more) {
+        complete = true;
+        break;
+      }
+      if (lastWanted || (!o.pipelined && o.shouldStop?.(pages))) break;
+      if (!o.pipelined) next = handled(fetchPage(through));
+    }
+    if (writing) await writing;
+    writing = null;
+  } catch (err) {
+    await settle();
+    throw err;
+  }
+  await settle();
+  return { scored, pages, complete, last, statements: reads + writer.statements - writesBefore };
+}
+
+// ── a run in one process ─────────────────────────────────────────────────────────────────────────
 
 export async function scoreCustomers(db: Database, scoring: Scoring, options: ScoreOptions = {}): Promise<ScoreSummary> {
   const model: LoadedModel = scoring.model(options.model ?? null, options.version ?? null); // UnknownModelError lists the models
@@ -158,13 +603,14 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
   const pipelined = options.pipeline ?? db.kind === 'postgresql';
   const prisma = db.prisma;
   const asOfIso = asOf.toISOString();
+  const writerKind: WriterKind = db.pgPool ? 'copy' : 'unnest';
 
   // ── choose the run ───────────────────────────────────────────────────────────────────────────
   const [latest] = await prisma.$queryRaw<RunRow[]>`
-    SELECT "id", "status", "lastCustomerId"::text AS "lastCustomerId", "customersScored", "pages" FROM "ScoreRun"
+    SELECT "id", "status", "lastCustomerId"::text AS "lastCustomerId", "customersScored", "pages", "ranges" FROM "ScoreRun"
     WHERE "model" = ${model.name} AND "modelVersion" = ${model.version} AND "asOf" = ${asOfIso}::timestamptz
     ORDER BY "id" DESC LIMIT 1`;
-  const zeroTimings: ScoreTimings = { pageIdsSql: 0, featureSql: 0, featureCompute: 0, inference: 0, writes: 0 };
+  const zeroTimings: ScoreTimings = { featureSql: 0, featureCompute: 0, inference: 0, writes: 0 };
   if (latest && latest.status === 'finished' && !options.restart) {
     return {
       runId: latest.id,
@@ -180,10 +626,13 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
       rate: 0,
       timings: zeroTimings,
       pipelined,
+      writer: writerKind,
+      statements: 0,
     };
   }
   let run: RunRow;
-  const resumed = Boolean(latest) && !options.restart;
+  // A distributed run (id ranges) is resumed by its workers (`--workers`), not page by page here.
+  const resumed = Boolean(latest) && !options.restart && latest!.ranges === null;
   if (resumed) {
     run = latest!;
     await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'running', "updatedAt" = now(), "pageSize" = ${pageSize} WHERE "id" = ${run.id}`;
@@ -196,7 +645,7 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
     [run] = await prisma.$queryRaw<RunRow[]>`
       INSERT INTO "ScoreRun" ("model", "modelVersion", "asOf", "status", "pageSize")
       VALUES (${model.name}, ${model.version}, ${asOfIso}::timestamptz, 'running', ${pageSize})
-      RETURNING "id", "status", "lastCustomerId"::text AS "lastCustomerId", "customersScored", "pages"`;
+      RETURNING "id", "status", "lastCustomerId"::text AS "lastCustomerId", "customersScored", "pages", "ranges"`;
   }
   const [counts] = await prisma.$queryRaw<{ total: number; remaining: number }[]>`
     SELECT count(*)::int AS "total",
@@ -213,161 +662,35 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
     customersRemaining: counts.remaining,
   });
 
-  // ── pages ────────────────────────────────────────────────────────────────────────────────────
   const timings: ScoreTimings = { ...zeroTimings };
-  const asOfMs = asOf.getTime();
-  const featureCount = model.layout.featureCount;
-  if (featureCount !== FEATURE_COUNT) throw new Error(`${model.name}: expects ${featureCount} features, the service computes ${FEATURE_COUNT}`);
-  const sequenceSize = SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH;
-  // BG/NBD + Gamma-Gamma parameters of this model version's card (null: the lifetime columns stay null).
-  const lifetime = lifetimeParams(model.card);
-
-  async function fetchPage(after: string | null): Promise<Page> {
-    let t = performance.now();
-    // One row holding the page's ids as one string: far cheaper through the driver adapter than one row per id.
-    const [{ ids: joined }] = await prisma.$queryRaw<{ ids: string | null }[]>`
-      SELECT string_agg(p."id"::text, ',' ORDER BY p."id") AS "ids"
-      FROM (SELECT c."id" FROM "Customer" c ${after === null ? empty : sql`WHERE c."id" > ${after}::uuid`}
-            ORDER BY c."id" LIMIT ${pageSize}) p`;
-    timings.pageIdsSql += performance.now() - t;
-    const ids = joined ? joined.split(',') : [];
-    if (ids.length === 0) return { ids, lastId: null, scoredIds: [], rows: [], pAlive: [], expectedOrders: [], predictedClv: [] };
-    t = performance.now();
-    let sqlMs = 0;
-    const inputs = await loadFeatureInputs(db, ids, asOf, { onQuery: (info) => (sqlMs = info.milliseconds) });
-    timings.featureSql += sqlMs;
-    // One buffer per page for the feature rows (and the sequences of sequence models).
-    const features = new Float64Array(inputs.size * featureCount);
-    const sequences = model.layout.sequence ? new Float32Array(inputs.size * sequenceSize) : null;
-    const scoredIds: string[] = [];
-    const rows: ModelRow[] = [];
-    const pAlive: (string | null)[] = [];
-    const expectedOrders: (string | null)[] = [];
-    const predictedClv: (string | null)[] = [];
-    for (const id of ids) {
-      const input = inputs.get(id);
-      if (!input) continue; // deleted since statement 1
-      const i = rows.length;
-      computeFeatures(input.customer, input.paidOrders, asOfMs, features, i * featureCount);
-      const row: ModelRow = { features: features.subarray(i * featureCount, (i + 1) * featureCount) };
-      if (sequences) {
-        const tokens = sequences.subarray(i * sequenceSize, (i + 1) * sequenceSize);
-        row.sequence = tokens;
-        row.sequenceLength = computeSequence(input.paidOrders, asOfMs, tokens).length;
-      }
-      scoredIds.push(id);
-      rows.push(row);
-      const occ = lifetime ? occasionsOf(input.paidOrders, asOfMs) : null;
-      const f = occ && lifetime ? lifetimeFigures(lifetime.bgnbd, lifetime.gammaGamma, lifetime.unitDays, rfmSummary(occ, asOfMs, lifetime.unitDays), STORED_LIFETIME_HORIZON_DAYS) : null;
-      pAlive.push(f ? String(f.pAlive) : null);
-      expectedOrders.push(f ? String(f.expectedOrders) : null);
-      predictedClv.push(f ? String(f.predictedClv) : null);
-    }
-    timings.featureCompute += performance.now() - t - sqlMs;
-    return { ids, lastId: ids[ids.length - 1], scoredIds, rows, pAlive, expectedOrders, predictedClv };
-  }
-
-  const classKeys = model.classes;
-  async function writePage(page: Page, scored: Scored[]): Promise<void> {
-    const t = performance.now();
-    const n = page.scoredIds.length;
-    const segments = new Array<string>(n);
-    const best = new Array<string>(n);
-    const perClass = classKeys.map(() => new Array<string>(n));
-    for (let i = 0; i < n; i++) {
-      const { probabilities: p, segment: k } = scored[i];
-      segments[i] = classKeys[k];
-      best[i] = String(p[k]);
-      for (let c = 0; c < classKeys.length; c++) perClass[c][i] = String(p[c]);
-    }
-    // Every value travels as text and is cast in SQL (as in ingest/bulk.ts): the float32 outputs'
-    // shortest decimal forms, which float8 parses back to exactly the same doubles.
-    const classArrays = join(perClass.map((values) => sql`${values}::text[]`), ', ');
-    const classColumns = classKeys.map((_, c) => `p${c}`).join(', ');
-    const probabilitiesJson = join(classKeys.map((key, c) => sql`${key}::text, ${Prisma.raw(`u.p${c}`)}::float8`), ', ');
-    const written = await prisma.$executeRaw`
-      WITH run AS (
-        UPDATE "ScoreRun"
-           SET "lastCustomerId" = ${page.lastId}::uuid, "customersScored" = "customersScored" + ${n},
-               "pages" = "pages" + 1, "updatedAt" = now()
-         WHERE "id" = ${run.id} AND "status" = 'running'
-           AND "lastCustomerId" IS NOT DISTINCT FROM ${run.lastCustomerId}::uuid
-        RETURNING "id"
-      )
-      INSERT INTO "CustomerScore" AS s ("customerId", "model", "modelVersion", "segment", "probability", "probabilities", "asOf", "scoredAt", "runId",
-                                        "pAlive", "expectedOrders", "predictedClv")
-      SELECT u.id::uuid, ${model.name}, ${model.version}, u.segment, u.probability::float8,
-             jsonb_build_object(${probabilitiesJson}), ${asOfIso}::timestamptz, now(), run."id",
-             u.p_alive::float8, u.expected_orders::float8, u.predicted_clv::float8
-      FROM run, unnest(${page.scoredIds}::text[], ${segments}::text[], ${best}::text[], ${classArrays},
-                       ${page.pAlive}::text[], ${page.expectedOrders}::text[], ${page.predictedClv}::text[])
-           AS u(id, segment, probability, ${Prisma.raw(classColumns)}, p_alive, expected_orders, predicted_clv)
-      ON CONFLICT ("customerId", "model") DO UPDATE SET
-        "modelVersion" = EXCLUDED."modelVersion", "segment" = EXCLUDED."segment", "probability" = EXCLUDED."probability",
-        "probabilities" = EXCLUDED."probabilities", "asOf" = EXCLUDED."asOf", "scoredAt" = EXCLUDED."scoredAt",
-        "runId" = EXCLUDED."runId", "pAlive" = EXCLUDED."pAlive", "expectedOrders" = EXCLUDED."expectedOrders",
-        "predictedClv" = EXCLUDED."predictedClv"`;
-    timings.writes += performance.now() - t;
-    if (written !== n) {
-      throw new ScoreRunConflictError(
-        `run ${run.id} was advanced or stopped by another process (another \`npm run score\` with the same model and asOf?); this page was not written`,
-      );
-    }
-    run = { ...run, lastCustomerId: page.lastId, customersScored: run.customersScored + n, pages: run.pages + 1 };
-  }
-
   const started = performance.now();
-  let scored = 0;
-  let pages = 0;
-  let outcome: ScoreSummary['outcome'] = 'finished';
-  const stopRequested = () => Boolean(options.signal?.aborted) || (options.maxPages !== undefined && pages >= options.maxPages);
-  let next: Promise<Page> | null = null;
+  const writer = await openPageWriter(db);
+  let result: PagesResult;
   try {
-    if (stopRequested()) outcome = 'interrupted';
-    else next = fetchPage(run.lastCustomerId);
-    while (next) {
-      const page: Page = await next;
-      next = null;
-      if (page.ids.length === 0) break; // past the last customer
-      const more = page.ids.length === pageSize;
-      // Pipelining: statements 1 and 2 of the next page run while this page is inferred and written.
-      if (more && pipelined) next = fetchPage(page.lastId);
-      const t = performance.now();
-      const decided = await scoring.score(model, page.rows);
-      timings.inference += performance.now() - t;
-      await writePage(page, decided);
-      scored += page.scoredIds.length;
-      pages += 1;
-      const elapsedSeconds = (performance.now() - started) / 1000;
-      options.onProgress?.({ runId: run.id, scored, remaining: counts.remaining, pages, elapsedSeconds, rate: scored / elapsedSeconds });
-      if (!more) break;
-      if (stopRequested()) {
-        outcome = 'interrupted';
-        break;
-      }
-      if (!pipelined) next = fetchPage(page.lastId);
-    }
+    result = await scorePages(db, scoring, model, asOf, writer, { runId: run.id, model: model.name, modelVersion: model.version, asOfIso }, {
+      pageSize,
+      pipelined,
+      start: run.lastCustomerId,
+      range: { from: null, before: null },
+      guard: runGuard(run.id),
+      timings,
+      shouldStop: (pages) => Boolean(options.signal?.aborted) || (options.maxPages !== undefined && pages >= options.maxPages),
+      onPage: (scored, pages) => {
+        const elapsedSeconds = (performance.now() - started) / 1000;
+        options.onProgress?.({ runId: run.id, scored, remaining: counts.remaining, pages, elapsedSeconds, rate: scored / elapsedSeconds });
+      },
+    });
   } catch (err) {
-    await next?.catch(() => {}); // a prefetch in flight must not become an unhandled rejection
     if (!(err instanceof ScoreRunConflictError)) {
       await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'failed', "updatedAt" = now() WHERE "id" = ${run.id} AND "status" = 'running'`.catch(() => {});
     }
     throw err;
+  } finally {
+    await writer.close();
   }
-  await next?.catch(() => {});
+  const outcome: ScoreSummary['outcome'] = result.complete ? 'finished' : 'interrupted';
   if (outcome === 'finished') {
-    // The run's segment mix is recorded with its end ("ScoreRunSegment"): "CustomerScore" keeps only
-    // each customer's latest score, so the next run would erase it. One statement: finished ⇔ recorded.
-    await prisma.$executeRaw`
-      WITH done AS (
-        UPDATE "ScoreRun" SET "status" = 'finished', "finishedAt" = now(), "updatedAt" = now()
-         WHERE "id" = ${run.id} AND "status" = 'running'
-        RETURNING "id"
-      )
-      INSERT INTO "ScoreRunSegment" ("runId", "segment", "count", "meanProbability")
-      SELECT done."id", cs."segment", count(*)::int, avg(cs."probability")
-      FROM done JOIN "CustomerScore" cs ON cs."runId" = done."id" AND cs."model" = ${model.name}
-      GROUP BY done."id", cs."segment"`;
+    await prisma.$queryRaw(finishRunStatement(run.id));
   } else {
     await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'interrupted', "updatedAt" = now() WHERE "id" = ${run.id} AND "status" = 'running'`;
   }
@@ -379,20 +702,21 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
     asOf,
     outcome,
     resumed,
-    scored,
-    runScored: run.customersScored,
-    pages,
+    scored: result.scored,
+    runScored: run.customersScored + result.scored,
+    pages: result.pages,
     seconds,
-    rate: seconds > 0 ? scored / seconds : 0,
+    rate: seconds > 0 ? result.scored / seconds : 0,
     timings,
     pipelined,
+    writer: writerKind,
+    statements: result.statements,
   };
 }
 
 /** Milliseconds → "1.23 s (45%)" of a total. */
 export function describeTimings(t: ScoreTimings, wallSeconds: number): string {
   const parts: [string, number][] = [
-    ['page ids SQL', t.pageIdsSql],
     ['feature SQL', t.featureSql],
     ['feature compute', t.featureCompute],
     ['inference', t.inference],

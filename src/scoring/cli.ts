@@ -1,11 +1,15 @@
-// `npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress]`
-// Scores every customer into "CustomerScore" (see batch.ts and the README's "Batch scoring").
+// `npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress] [--workers N]`
+// Scores every customer into "CustomerScore" (see batch.ts and the README's "Batch scoring"); with
+// --workers, as id-range jobs on the BullMQ queue in REDIS_URL (distributed.ts).
 // Exit codes: 0 finished (or nothing to do), 1 failed, 2 usage error (bad option, unknown model),
 // 3 interrupted (Ctrl-C / SIGTERM / --max-pages): re-run the same command to resume.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { loadConfig } from '../config.js';
-import { commandDatabase, openDatabase } from '../db/client.js';
+import { loadConfig, type Config } from '../config.js';
+import { commandDatabase, openDatabase, type Database } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { UnknownModelError } from '../inference/service.js';
 import { DEFAULT_SCORE_PAGE_SIZE, describeTimings, MAX_SCORE_PAGE_SIZE, ScoreOptionsError, scoreCustomers } from './batch.js';
@@ -13,15 +17,20 @@ import { parseScoringTime, scoringTimeFormat } from './as-of.js';
 import { lastPaidOrderAt } from '../models/lifecycle.js';
 import { readPromotions } from '../models/promotions.js';
 import { createScoring } from './setup.js';
+import { interruptRun, openQueue, queueSettings, SCORE_QUEUE, startDistributedRun, waitForRun } from './distributed.js';
+import type { Scoring } from './scoring.js';
 
-const USAGE = `Usage: npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress]
+const USAGE = `Usage: npm run score -- [--model NAME] [--as-of ISO] [--page-size N] [--restart] [--max-pages N] [--progress] [--workers N]
   --model NAME     model to score with (default: DEFAULT_MODEL)
   --as-of ISO      scoring time: a date-time (2026-06-30T12:00:00Z) or a date (2026-06-30 = the end of that UTC day)
                    (default: SCORING_AS_OF, else the end of today, UTC)
   --page-size N    customers per page and transaction, 1–${MAX_SCORE_PAGE_SIZE} (default ${DEFAULT_SCORE_PAGE_SIZE})
   --restart        start over instead of resuming an unfinished (or re-running a finished) run
   --max-pages N    stop after N ≥ 1 pages (resumable), e.g. to score in slices
-  --progress       progress lines on stderr even when it is not a terminal`;
+  --progress       progress lines on stderr even when it is not a terminal
+  --workers N      split the run into id-range jobs on the BullMQ queue in REDIS_URL (needs DATABASE_URL),
+                   start N local \`npm run score:worker\` processes (0: only the workers already running
+                   anywhere with the same DATABASE_URL and REDIS_URL) and wait for the run to finish`;
 
 class UsageError extends Error {}
 
@@ -53,6 +62,7 @@ async function main(): Promise<number> {
       'max-pages': { type: 'string' },
       restart: { type: 'boolean' },
       progress: { type: 'boolean' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,6 +75,8 @@ async function main(): Promise<number> {
   const maxPages = positiveInt('max-pages', values['max-pages'], undefined);
   // Zero pages would start a run, score nothing and leave it "interrupted": a mistake, not a request.
   if (maxPages === 0) throw new UsageError('--max-pages must be at least 1 (omit it to score every page)');
+  const workers = positiveInt('workers', values.workers, undefined, 64);
+  if (workers !== undefined && maxPages !== undefined) throw new UsageError('--max-pages applies to a run in one process, not with --workers');
   let asOf: Date | undefined;
   if (values['as-of'] !== undefined) {
     asOf = parseScoringTime(values['as-of']) ?? undefined;
@@ -72,6 +84,10 @@ async function main(): Promise<number> {
   }
 
   const cfg = loadConfig();
+  if (workers !== undefined && !cfg.REDIS_URL) throw new UsageError('--workers needs REDIS_URL (the BullMQ queue the workers take jobs from)');
+  if (workers !== undefined && !cfg.DATABASE_URL) {
+    throw new UsageError('--workers needs DATABASE_URL (PostgreSQL): workers on other machines cannot reach the embedded database');
+  }
   // Models log at info when loaded; the command's own output is enough unless asked for more.
   const log = pino({ level: cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL }, pino.destination(2));
   const db = await openDatabase(commandDatabase(cfg, 'npm run score', 3));
@@ -88,7 +104,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 
-  const showProgress = Boolean(values.progress) || process.stderr.isTTY;
+  const showProgress = Boolean(values.progress) || Boolean(process.stderr.isTTY);
   let peakRss = process.memoryUsage().rss;
   let lastPrint = 0;
   try {
@@ -102,6 +118,9 @@ async function main(): Promise<number> {
     // Score with the version the servers serve: the promotions on record decide it.
     scoring.inference.registry.applyPromotions(await readPromotions(db));
     if (cfg.SCORING_AS_OF === 'data-end' && !asOf) asOf = (await lastPaidOrderAt(db)) ?? undefined;
+    if (workers !== undefined) {
+      return await runWithWorkers(db, scoring, cfg, { workers, model: values.model, asOf, pageSize, restart: values.restart, showProgress, signal: controller.signal });
+    }
     const summary = await scoreCustomers(db, scoring, {
       model: values.model,
       asOf,
@@ -137,7 +156,8 @@ async function main(): Promise<number> {
     console.log(
       `${summary.outcome === 'finished' ? 'Scored' : 'Interrupted after'} ${fmt(summary.scored)} customers (${what}${summary.resumed ? ', resumed' : ''}; ` +
         `${fmt(summary.runScored)} in the run) in ${summary.seconds.toFixed(1)} s: ${fmt(summary.rate)} customers/s, ${summary.pages} pages` +
-        `${summary.pipelined ? ' (pipelined)' : ''}; ${describeTimings(summary.timings, summary.seconds)}; peak RSS ${mb(peakRss)}.`,
+        ` (${summary.pipelined ? 'pipelined, ' : ''}${summary.writer === 'copy' ? 'COPY + merge' : 'unnest upsert'})` +
+        `; ${describeTimings(summary.timings, summary.seconds)}; peak RSS ${mb(peakRss)}.`,
     );
     if (summary.outcome === 'interrupted') {
       console.log('Run the same command again to resume.');
@@ -147,6 +167,86 @@ async function main(): Promise<number> {
   } finally {
     await scoring.inference.registry.close();
     await db.close();
+  }
+}
+
+/** `--workers N`: enqueue the run's ranges, start N local workers, show progress until the run is finished. */
+async function runWithWorkers(
+  db: Database,
+  scoring: Scoring,
+  cfg: Config,
+  o: { workers: number; model?: string; asOf?: Date; pageSize: number; restart?: boolean; showProgress: boolean; signal: AbortSignal },
+): Promise<number> {
+  const settings = queueSettings(cfg);
+  const queue = openQueue(settings);
+  const children: ChildProcess[] = [];
+  try {
+    const start = await startDistributedRun(db, scoring, queue, settings, { model: o.model, asOf: o.asOf, pageSize: o.pageSize, restart: o.restart });
+    const what = `run ${start.runId}, ${start.model} ${start.modelVersion} as of ${start.asOf.toISOString()}`;
+    if (start.alreadyFinished) {
+      console.log(`Nothing to do: ${what} already finished (${fmt(start.alreadyScored)} customers). Use --restart to score again.`);
+      return 0;
+    }
+    process.stderr.write(
+      `${start.resumed ? 'Resuming' : 'Run'} ${start.runId} (${start.model} ${start.modelVersion} as of ${start.asOf.toISOString()}): ` +
+        `${fmt(start.customersTotal)} customers in ${start.ranges} id ranges, ${start.jobs} jobs queued on ${settings.prefix}:${SCORE_QUEUE}` +
+        `${start.resumed ? ` (${fmt(start.alreadyScored)} already scored)` : ''}; ${o.workers} local worker${o.workers === 1 ? '' : 's'}` +
+        `${o.workers === 0 ? ' (waiting for `npm run score:worker` processes)' : ''}.\n`,
+    );
+    // Local workers: this same program's worker entry point, with this environment.
+    const workerScript = fileURLToPath(new URL('./worker-cli.ts', import.meta.url));
+    for (let i = 0; i < o.workers; i++) {
+      const child = spawn(process.execPath, [...process.execArgv, workerScript], {
+        env: { ...process.env, LOG_LEVEL: cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      children.push(child);
+    }
+    const started = performance.now();
+    let lastPrint = 0;
+    let peakRss = process.memoryUsage().rss;
+    const exited = () => children.filter((c) => c.exitCode !== null || c.signalCode !== null);
+    const state = await waitForRun(db, queue, start.runId, {
+      signal: o.signal,
+      onProgress: (s) => {
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+        const now = performance.now();
+        if (!o.showProgress || (now - lastPrint < 1000 && s.status !== 'finished')) return;
+        lastPrint = now;
+        const done = s.customersScored - start.alreadyScored;
+        const rate = done / ((now - started) / 1000);
+        const left = Math.max(0, start.customersTotal - s.customersScored);
+        const pct = (100 * s.customersScored) / Math.max(1, start.customersTotal);
+        const width = 24;
+        const filled = Math.min(width, Math.round((pct / 100) * width));
+        const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${fmt(s.customersScored)} / ${fmt(start.customersTotal)} customers (${pct.toFixed(1)}%), ranges ${s.rangesDone}/${s.ranges}, ${fmt(rate)}/s, ETA ${duration(rate > 0 ? left / rate : Infinity)}`;
+        process.stderr.write(process.stderr.isTTY ? `\r${line}   ` : `${line}\n`);
+      },
+      check: () => {
+        // Every local worker gone and no other worker can be assumed: say so rather than wait forever.
+        if (o.workers > 0 && exited().length === o.workers) {
+          throw new Error(`all ${o.workers} local workers exited (codes ${exited().map((c) => c.exitCode ?? c.signalCode).join(', ')}); the run stays resumable: run the same command again`);
+        }
+      },
+    });
+    if (o.showProgress && process.stderr.isTTY && lastPrint > 0) process.stderr.write('\n');
+    const seconds = (performance.now() - started) / 1000;
+    if (state.status !== 'finished') {
+      await interruptRun(db, queue, start.runId);
+      console.log(`Interrupted run ${start.runId} after ${fmt(state.customersScored)} customers (${state.rangesDone}/${state.ranges} ranges done). Run the same command again to resume.`);
+      return EXIT_INTERRUPTED;
+    }
+    const scored = state.customersScored - start.alreadyScored;
+    console.log(
+      `Scored ${fmt(scored)} customers (${what}${start.resumed ? ', resumed' : ''}; ${fmt(state.customersScored)} in the run) in ${seconds.toFixed(1)} s: ` +
+        `${fmt(scored / seconds)} customers/s, ${state.ranges} id ranges on ${o.workers} local worker${o.workers === 1 ? '' : 's'}` +
+        `${o.workers === 0 ? ' (remote workers only)' : ''} (COPY + merge); coordinator peak RSS ${mb(peakRss)}.`,
+    );
+    return 0;
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : once(c, 'exit'))));
+    await queue.close();
   }
 }
 
