@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 from segments.data import day_to_ms, load_cdnow, load_interface  # noqa: E402
 from segments.dataset import InsufficientData, build_tables, check_enough_data, rolling_plan  # noqa: E402
-from segments.pipeline import MODEL_NAMES, VERSION, fit_models, next_version, write_model  # noqa: E402
+from segments.pipeline import MODEL_NAMES, VERSION, fit_decision_rules, fit_models, next_version, write_model  # noqa: E402
 from segments.metrics import evaluate  # noqa: E402
 
 FIXTURE = ROOT / "test" / "fixtures" / "models"
@@ -124,6 +124,7 @@ def run(ap, args, argv):
         print("training labels shuffled (--shuffle-labels)", flush=True)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
     fitted = fit_models(ds, tables, kinds + ["rfm", "majority"], seed=args.seed, smoke=args.smoke or args.quick)
+    fit_decision_rules(fitted, tables)
     y = tables.test["label"].to_numpy()
     print(f"\nheld-out ({len(y)} rows, test cutoff {plan.describe()['test_cutoff']}):")
     print(f"{'model':<12} {'acc':>6} {'macroF1':>8} {'logloss':>8} {'AUC':>6} {'ECE':>6} {'seconds':>8}")

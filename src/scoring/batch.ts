@@ -17,7 +17,8 @@ import { Prisma } from '../generated/prisma/client.js';
 import { computeFeatures, computeSequence, FEATURE_COUNT, loadFeatureInputs, SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from '../features/index.js';
 import type { LoadedModel } from '../inference/registry.js';
 import type { ModelRow } from '../inference/tensors.js';
-import { predictedClass, type Scoring } from './scoring.js';
+import type { Scoring } from './scoring.js';
+import { decide } from './decision.js';
 
 const { sql, join, empty } = Prisma;
 
@@ -255,8 +256,8 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
     const best = new Array<string>(n);
     const perClass = classKeys.map(() => new Array<string>(n));
     for (let i = 0; i < n; i++) {
-      const p = probabilities[i];
-      const k = predictedClass(p);
+      // The same class rule as live predictions (recalibration + weighted argmax from the card).
+      const { classIndex: k, probabilities: p } = decide(model, probabilities[i]);
       segments[i] = classKeys[k];
       best[i] = String(p[k]);
       for (let c = 0; c < classKeys.length; c++) perClass[c][i] = String(p[c]);

@@ -22,15 +22,8 @@ const DAY_MS = 86_400_000;
 const EXPLAIN_SLICE = 32;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/**
- * The predicted segment: the most probable class, the first one on ties. Live predictions and
- * batch scoring both decide with this, so stored scores never disagree with the API.
- */
-export function predictedClass(probabilities: ArrayLike<number>): number {
-  let best = 0;
-  for (let k = 1; k < probabilities.length; k++) if (probabilities[k] > probabilities[best]) best = k;
-  return best;
-}
+// The predicted segment is decided by `decide` (./decision.ts): the one class rule that live
+// predictions, stored scores and batch scoring share, as each model version's card says.
 
 /** Stable method keys and what they mean (also in the README). */
 export const explanationMethods: Record<string, string> = {

@@ -9,7 +9,8 @@ import { ErrorCode, appError } from '../errors.js';
 import type { Database } from '../../db/client.js';
 import { featuresForCustomers, type CustomerFeatures } from '../../features/index.js';
 import type { LoadedModel } from '../../inference/registry.js';
-import { predictedClass, type Explained, type Scoring } from '../../scoring/scoring.js';
+import type { Explained, Scoring } from '../../scoring/scoring.js';
+import { decide } from '../../scoring/decision.js';
 import type { Prediction } from './prediction.type.js';
 
 export interface PredictionLoaders {
@@ -17,8 +18,9 @@ export interface PredictionLoaders {
   explanation(model: LoadedModel, asOf: Date): DataLoader<string, Explained | null>;
 }
 
-export function toPrediction(model: LoadedModel, customerId: string, asOf: Date, probabilities: Float32Array): Prediction {
-  const best = predictedClass(probabilities);
+export function toPrediction(model: LoadedModel, customerId: string, asOf: Date, raw: Float32Array): Prediction {
+  // Recalibration and the class rule of this version's card (the same call as batch scoring).
+  const { classIndex: best, probabilities: served } = decide(model, raw);
   return {
     customerId,
     loadedModel: model,
@@ -26,8 +28,8 @@ export function toPrediction(model: LoadedModel, customerId: string, asOf: Date,
     modelVersion: model.version,
     asOf,
     segment: model.classes[best],
-    probability: probabilities[best],
-    segmentProbabilities: model.classes.map((segment, k) => ({ segment, probability: probabilities[k] })),
+    probability: served[best],
+    segmentProbabilities: model.classes.map((segment, k) => ({ segment, probability: served[k] })),
   };
 }
 
