@@ -149,3 +149,23 @@ def test_cdnow_created_at_is_the_first_order_and_reveals_nothing_before_it(tmp_p
     ds_cut = load_cdnow(cut)
     f_cut = compute_features(ds_cut.orders, ds_cut.customers, T, ["00001", "00002", "00003"])
     pd.testing.assert_frame_equal(f, f_cut)
+
+
+def test_bootstrap_point_metrics_equal_evaluate():
+    from segments.bootstrap import Scored, bootstrap
+    from segments.metrics import evaluate
+    rng = np.random.RandomState(5)
+    p, y = sample(3000, rng)
+    p[:40] = p[0]  # ties
+    w = [1.0, 1.8, 3.0]
+    s = Scored(y, p, pred=decide(p, w))
+    m = s.metrics(np.ones(len(y)))
+    e = evaluate(y, p, weights=w)
+    for k in ("accuracy", "macro_f1", "log_loss", "ece", "roc_auc_ovr_macro"):
+        assert m[k] == pytest.approx(e[k], abs=1e-12), k
+    from sklearn.metrics import roc_auc_score
+    assert m["auc_any_purchase"] == pytest.approx(roc_auc_score(y != 0, 1 - p[:, 0]), abs=1e-12)
+    b = bootstrap({"m": s}, n=200, seed=1)["m"]
+    for k, v in b.items():
+        assert v["lo"] <= v["value"] <= v["hi"], k
+    assert b["macro_f1"]["hi"] - b["macro_f1"]["lo"] > 0.005
