@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 from segments.data import day_to_ms, load_cdnow, load_interface  # noqa: E402
 from segments.dataset import DefinitionError, InsufficientData, build_tables, check_enough_data, rolling_plan  # noqa: E402
-from segments.pipeline import MODEL_NAMES, VERSION, fit_models, next_version, write_model  # noqa: E402
+from segments.pipeline import MODEL_NAMES, VERSION, fit_decision_rules, fit_models, next_version, write_model  # noqa: E402
 from segments.metrics import evaluate  # noqa: E402
 from segments.lifetime import currency_of_export, lifetime_card  # noqa: E402
 
@@ -144,6 +144,7 @@ def run(ap, args, argv):
           + (" — the Transformer is by far the slowest: one progress line per epoch (up to "
              f"{2 if (args.smoke or args.quick) else 30}, early stopping)" if "transformer" in kinds else ""), flush=True)
     fitted = fit_models(ds, tables, kinds + ["rfm", "majority"], seed=args.seed, smoke=args.smoke or args.quick)
+    fit_decision_rules(fitted, tables)
     y = tables.test["label"].to_numpy()
     print(f"\nheld-out ({len(y)} rows, test cutoff {plan.describe()['test_cutoff']}):")
     print(f"{'model':<12} {'acc':>6} {'macroF1':>8} {'logloss':>8} {'AUC':>6} {'ECE':>6} {'seconds':>8}")

@@ -154,8 +154,13 @@ def load_cdnow(path) -> Dataset:
     """CDNOW_master.txt (header; customer_id date number_of_cds dollar_value).
 
     Each row becomes one paid order stamped at 12:00:00.000Z of its date (the log has no time of day,
-    so cutoffs at midnight never coincide with an order). created_at = the customer's first
-    transaction (the cohort is defined by first purchase); no demographics (age/gender NaN).
+    so cutoffs at midnight never coincide with an order). created_at = the instant of the customer's
+    first order (the log has no accounts; the cohort is defined by first purchase), as the API's
+    import sets it. That value is only known from that order on: features at a cutoff T read it
+    only when it is <= T (segments.features.compute_features: tenure NaN otherwise, and such a
+    customer is not in the population at T), so a customer who first buys after T reveals nothing
+    at T. It is computed from the paid orders only (every CDNOW row is a paid order).
+    No demographics (age/gender NaN).
     """
     path = Path(path)
     raw = pd.read_csv(path, sep=r"\s+", dtype=str)
@@ -170,7 +175,7 @@ def load_cdnow(path) -> Dataset:
         "item_count": raw["number_of_cds"].astype("int64"),
         "status": "paid",
     })
-    first = orders.groupby("customer_id")["t_ms"].min()
+    first = orders.loc[orders["status"] == "paid"].groupby("customer_id")["t_ms"].min()
     customers = pd.DataFrame({
         "customer_id": first.index.astype(str),
         "created_ms": first.to_numpy(np.float64),

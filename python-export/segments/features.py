@@ -62,7 +62,10 @@ def compute_features(orders: pd.DataFrame, customers: pd.DataFrame, t_ms: int,
     out["recency_days"] = (t_ms - last.astype("float64")) / DAY_MS
     out["days_since_first_order"] = (t_ms - first.astype("float64")) / DAY_MS
     cust = customers.set_index("customer_id").reindex(idx)
-    out["tenure_days"] = (t_ms - cust["created_ms"].astype("float64")) / DAY_MS
+    # created_at after T is not known at T (a customer who does not exist yet): tenure NaN, as unknown.
+    created = cust["created_ms"].astype("float64").to_numpy()
+    created = np.where(created <= t_ms, created, np.nan)
+    out["tenure_days"] = (t_ms - created) / DAY_MS
 
     cents_w, orders_w, days_w, unknown_w = {}, {}, {}, {}
     pd_frame = pd.DataFrame({"customer_id": cid.to_numpy(), "day": day})

@@ -24,11 +24,15 @@ def ece(y, p, bins=ECE_BINS) -> float:
     return float(total)
 
 
-def evaluate(y, p) -> dict:
+def evaluate(y, p, weights=None, pred=None) -> dict:
+    """Held-out metrics. The segment is argmax(p · weights) (plain argmax without weights) or `pred`
+    when given (rules that decide by themselves); log loss, AUC and ECE read the probabilities only."""
     y = np.asarray(y)
     p = np.clip(np.asarray(p, np.float64), 1e-15, 1)
     p = p / p.sum(axis=1, keepdims=True)
-    pred = p.argmax(axis=1)
+    if pred is None:
+        pred = (p * np.asarray(weights, np.float64)[None, :]).argmax(axis=1) if weights is not None else p.argmax(axis=1)
+    pred = np.asarray(pred)
     labels = list(range(len(CLASSES)))
     out = {
         "n": int(len(y)),

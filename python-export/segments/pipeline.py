@@ -45,6 +45,7 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
         t0 = time.time()
         pre, clf = logistic_onnx.train(X, y, seed=seed)
         out["logistic"] = {"model": (pre, clf), "proba_test": logistic_onnx.predict_proba(pre, clf, Xt),
+                           "proba_valid": logistic_onnx.predict_proba(pre, clf, Xv),
                            "seconds": time.time() - t0,
                            "info": {"estimator": "sklearn LogisticRegression(lbfgs, multinomial, C=1.0, max_iter=5000)",
                                     "preprocessing": pre.describe(FEATURES)}}
@@ -58,6 +59,7 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
         info["feature_importance_gain"] = {FEATURES[int(k[1:])]: round(float(v), 6)
                                            for k, v in booster.get_score(importance_type="gain").items()}
         out["xgboost"] = {"model": booster, "proba_test": xgb_onnx.predict_proba(booster, Xt),
+                          "proba_valid": xgb_onnx.predict_proba(booster, Xv),
                           "seconds": time.time() - t0, "info": info}
         log(f"  xgboost: {out['xgboost']['seconds']:.1f}s, {info['best_iteration'] + 1} rounds")
     if "transformer" in which:
@@ -69,9 +71,41 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
         kw = {"epochs": 2 if smoke else 30, **(transformer_kwargs or {})}
         model, info = transformer.train(X, s, m, y, Xv, sv, mv, yv, seed=seed, log=log, **kw)
         out["transformer"] = {"model": model, "proba_test": transformer.predict_proba(model, Xt, st, mt),
+                              "proba_valid": transformer.predict_proba(model, Xv, sv, mv),
                               "seconds": time.time() - t0, "info": info}
         log(f"  transformer: {out['transformer']['seconds']:.1f}s")
     return out
+
+
+def fit_decision_rules(fitted: dict, tables: Tables, log=print) -> None:
+    """Per fitted model (those with validation predictions): recalibration on the validation customers
+    of the latest training cutoff (the latest complete label window before the test cutoff), then
+    class weights maximising validation macro-F1 over the calibrated probabilities of all validation
+    rows. Adds res["calibration"], res["decision_rule"], res["proba_test_served"] (calibrated)."""
+    from .decision import calibrate, fit_calibration, tune_weights
+    valid = tables.valid
+    yv = valid["label"].to_numpy(np.int64)
+    last = int(max(tables.plan.train_cutoffs))
+    latest = valid["cutoff_ms"].to_numpy(np.int64) == last
+    if latest.sum() < 50 or len(np.unique(yv[latest])) < 2:
+        latest = np.ones(len(yv), dtype=bool)  # too few rows at the latest cutoff: all validation rows
+    cal_on = (f"validation customers at the latest training cutoff {ms_to_iso(last)[:10]} "
+              f"(label window ends {ms_to_iso(last + tables.plan.horizon_days * DAY_MS)[:10]}), {int(latest.sum())} rows"
+              if not latest.all() or len(tables.plan.train_cutoffs) == 1 else f"all {len(yv)} validation rows")
+    for kind, res in fitted.items():
+        if "proba_valid" not in res:
+            continue
+        cal = fit_calibration(res["proba_valid"][latest], yv[latest], cal_on)
+        pv = calibrate(res["proba_valid"], cal)
+        rule = tune_weights(pv, yv, f"validation customers ({len(yv)} rows at the training cutoffs "
+                                    f"{', '.join(ms_to_iso(t)[:10] for t in tables.plan.train_cutoffs)}; "
+                                    "never the held-out customers), calibrated probabilities")
+        res["calibration"], res["decision_rule"] = cal, rule
+        res["proba_test_raw"] = res["proba_test"]
+        res["proba_test_served"] = calibrate(res["proba_test"], cal)
+        log(f"  {kind}: temperature {cal['temperature']:.3f}, shift {[round(v, 3) for v in cal['log_prior_shift']]}, "
+            f"weights {[round(v, 3) for v in rule['weights_list']]} (validation macro-F1 "
+            f"{rule['validation_macro_f1']['argmax']:.3f} -> {rule['validation_macro_f1']['rule']:.3f})")
 
 
 def _sha256(b: bytes) -> str:
@@ -233,12 +267,30 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
         json.dump(golden, f, indent=1)
 
     y_test = tables.test["label"].to_numpy()
-    metrics = evaluate(y_test, res["proba_test"])
+    decision_keys = {}
+    if res.get("decision_rule"):
+        # Served = calibrated probabilities + the weighted argmax; the card also shows plain argmax
+        # (same probabilities) and the raw ONNX output.
+        from .decision import weights_of, with_class_keys
+        p_served = res["proba_test_served"]
+        metrics = evaluate(y_test, p_served, weights=weights_of(res["decision_rule"], CLASSES))
+        decision_keys = {
+            "calibration": res["calibration"],
+            "decision_rule": with_class_keys(res["decision_rule"], CLASSES),
+            "metrics_held_out_argmax": evaluate(y_test, p_served),
+            "metrics_held_out_uncalibrated": evaluate(y_test, res["proba_test_raw"]),
+            "metrics_note": ("metrics_held_out: calibrated probabilities, segment by the decision rule (what the API "
+                             "serves); metrics_held_out_argmax: the same probabilities, plain argmax; "
+                             "metrics_held_out_uncalibrated: the ONNX output, plain argmax."),
+        }
+    else:
+        p_served = res["proba_test"]
+        metrics = evaluate(y_test, p_served)
     plan = tables.plan
     baseline_metrics, gate = {}, None
     if baselines:
         baseline_metrics = {k: evaluate(y_test, b["proba_test"]) for k, b in baselines.items()}
-        gate = quality_gate(y_test, res["proba_test"], {k: b["proba_test"] for k, b in baselines.items()}, seed)
+        gate = quality_gate(y_test, p_served, {k: b["proba_test"] for k, b in baselines.items()}, seed)
         gate["baseline_details"] = {k: b["info"] for k, b in baselines.items()}
     card = {
         "name": name,
@@ -264,7 +316,8 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
             "transformer": "Tabular NaN replaced by the training median (graph constant) as for the logistic model; sequences use the mask input.",
         }[kind],
         "metrics_held_out": metrics,
-        "evaluation": card_evaluation(y_test, res["proba_test"], plan),
+        "evaluation": card_evaluation(y_test, p_served, plan),
+        **decision_keys,
         **({"baselines": baseline_metrics, "gate": gate} if gate else {}),
         "training_seconds": round(res["seconds"], 2),
         "seeds": {"model": seed, "split_salt": "segments-v1"},

@@ -136,7 +136,8 @@ export function computeFeatures(
   const last = n > 0 ? paidOrders[n - 1].orderedAtMs : NaN;
   out[o + F.recency_days] = (T - last) / DAY_MS;
   out[o + F.days_since_first_order] = (T - first) / DAY_MS;
-  out[o + F.tenure_days] = customer.createdAt === null ? NaN : (T - customer.createdAt.getTime()) / DAY_MS;
+  // A creation instant after T is not known at T (the customer does not exist yet): NaN, as unknown.
+  out[o + F.tenure_days] = customer.createdAt === null || customer.createdAt.getTime() > T ? NaN : (T - customer.createdAt.getTime()) / DAY_MS;
 
   out[o + F.orders_30d] = ordersW[0];
   out[o + F.orders_90d] = ordersW[1];

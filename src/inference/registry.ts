@@ -15,6 +15,7 @@ import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { firstLine, type ProviderName, type ProviderSelector } from './providers.js';
 import { buildFeeds, splitProbabilities, type FeedLayout, type ModelRow } from './tensors.js';
+import { parseDecisionRule } from '../scoring/decision.js';
 
 export interface IoDecl {
   name: string;
@@ -355,6 +356,11 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
   };
 
   const classes = [...card.classes].sort((a, b) => a.index - b.index).map((c) => c.key);
+  try {
+    parseDecisionRule(card, classes); // a card whose class rule cannot be applied is refused here, not per request
+  } catch (err) {
+    throw new ModelLoadError(rel(cardFile), firstLine(err));
+  }
   const model: LoadedModel = {
     name: card.name,
     version: card.version,

@@ -12,6 +12,7 @@ import type { ExplanationPool } from '../inference/explain/pool.js';
 import { SEQUENCE_SOURCES } from '../features/spec.js';
 import { featureInputs, withheldClause, type ExplainedInput } from './explanation.js';
 import { endOfUtcDay } from './as-of.js';
+import { decide } from './decision.js';
 import { featuresForCustomers, type CustomerFeatures } from '../features/index.js';
 import type { Database } from '../db/client.js';
 
@@ -49,15 +50,8 @@ const OCCLUSION_ROWS = 256;
 const PHRASE_SLICE = 128;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/**
- * The predicted segment: the most probable class, the first one on ties. Live predictions and
- * batch scoring both decide with this, so stored scores never disagree with the API.
- */
-export function predictedClass(probabilities: ArrayLike<number>): number {
-  let best = 0;
-  for (let k = 1; k < probabilities.length; k++) if (probabilities[k] > probabilities[best]) best = k;
-  return best;
-}
+// The predicted segment is decided by `decide` (./decision.ts): the one class rule that live
+// predictions, stored scores and batch scoring share, as each model version's card says.
 
 /** Stable method keys and what they mean (also in the README). */
 export const explanationMethods: Record<string, string> = {
@@ -125,16 +119,20 @@ export class Scoring {
     return this.inference.model(name ?? this.defaultModel, version);
   }
 
-  /** The class rule: live predictions, stored scores and batch scoring all decide with this. */
-  decide(_model: LoadedModel, probabilities: ArrayLike<number>): number {
-    return predictedClass(probabilities);
+  /**
+   * The card's recalibration and class rule (src/scoring/decision.ts) on a model's ONNX output:
+   * live predictions, stored scores and batch scoring all decide with this.
+   */
+  decide(model: LoadedModel, raw: Float32Array): Scored {
+    const { classIndex, probabilities } = decide(model, raw);
+    return { probabilities, segment: classIndex };
   }
 
   /** Batched inference and the class rule for feature rows, in order (batch scoring's path). */
   async score(model: LoadedModel, rows: ModelRow[]): Promise<Scored[]> {
     if (rows.length === 0) return [];
-    const probabilities = await this.inference.predict(model, rows);
-    return probabilities.map((p) => ({ probabilities: p, segment: this.decide(model, p) }));
+    const raw = await this.inference.predict(model, rows);
+    return raw.map((p) => this.decide(model, p));
   }
 
   /**
@@ -148,16 +146,18 @@ export class Scoring {
     const misses: string[] = [];
     for (const id of ids) {
       const hit = this.cache.get(id, model.identity, asOfMs);
-      if (hit) result.set(id, { probabilities: hit.probabilities, segment: this.decide(model, hit.probabilities) });
+      if (hit) result.set(id, this.decide(model, hit.probabilities));
       else misses.push(id);
     }
     if (misses.length > 0) {
       const rows = await features(misses);
       const known = misses.filter((_, i) => rows[i] !== null);
-      const scored = await this.score(model, rows.filter((r) => r !== null));
+      const present = rows.filter((r) => r !== null);
+      const raw = present.length ? await this.inference.predict(model, present) : [];
       known.forEach((id, i) => {
-        this.cache.set(id, model.identity, asOfMs, { probabilities: scored[i].probabilities });
-        result.set(id, scored[i]);
+        // The cache keeps the ONNX output; the rule is applied on the way out (it is cheap).
+        this.cache.set(id, model.identity, asOfMs, { probabilities: raw[i] });
+        result.set(id, this.decide(model, raw[i]));
       });
     }
     return result;

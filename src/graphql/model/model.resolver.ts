@@ -3,6 +3,7 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { LoadedModel } from '../../inference/registry.js';
 import { classDefinition, horizonDays } from '../../models/card.js';
+import { describeDecisionRule } from '../../scoring/decision.js';
 import { assertVersionExists, PromotionError, readPromotions, recordPromotion } from '../../models/promotions.js';
 import type { Context } from '../context.type.js';
 import { badInput } from '../errors.js';
@@ -34,6 +35,10 @@ function info(ctx: Context, m: LoadedModel): ModelInfo {
     features: m.featureNames,
     metrics: (m.card.metrics_held_out ?? {}) as Record<string, unknown>,
     evaluation: modelEvaluation(m.card),
+    metricsPlainArgmax: (m.card.metrics_held_out_argmax ?? null) as Record<string, unknown> | null,
+    decisionRule: describeDecisionRule(m.card),
+    decisionRuleDetails: (m.card.decision_rule ?? null) as Record<string, unknown> | null,
+    calibration: (m.card.calibration ?? null) as Record<string, unknown> | null,
     baselines: (m.card.baselines ?? {}) as Record<string, unknown>,
     gate: (m.card.gate ?? null) as Record<string, unknown> | null,
     trainingData: (m.card.training_data ?? {}) as Record<string, unknown>,

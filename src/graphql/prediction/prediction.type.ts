@@ -75,7 +75,11 @@ export class ModelInfo {
   @Field(() => String, { nullable: true, description: 'When it was trained (card).' }) created!: string | null;
   @Field(() => [SegmentClass]) classes!: SegmentClass[];
   @Field(() => [String], { description: 'Ordered input features.' }) features!: string[];
-  @Field(() => GraphQLJSONObject, { description: 'Held-out metrics from the model card.' }) metrics!: Record<string, unknown>;
+  @Field(() => GraphQLJSONObject, { description: 'Held-out metrics from the model card: the served probabilities with the served decision rule (see decisionRule).' }) metrics!: Record<string, unknown>;
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'The same held-out metrics with plain argmax over the same probabilities (null on cards without a decision rule, where metrics already are plain argmax).' }) metricsPlainArgmax!: Record<string, unknown> | null;
+  @Field(() => String, { description: 'How this version turns its probabilities into the segment: the recalibration and the class weights from its card, and what they were fitted on.' }) decisionRule!: string;
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'The card\'s decision_rule (weights per class, tuned_on, validation macro-F1 with plain argmax and with the rule); null = plain argmax.' }) decisionRuleDetails!: Record<string, unknown> | null;
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'The card\'s calibration (temperature, log prior shift per class, fitted_on); null = the ONNX probabilities are served as they are.' }) calibration!: Record<string, unknown> | null;
   @Field(() => ModelEvaluation, { nullable: true, description: 'Calibration bins and confusion matrix on the held-out customers, stored with the version (card key "evaluation"); null on cards without one.' })
   evaluation!: ModelEvaluation | null;
   @Field(() => String, { description: 'ONNX Runtime execution provider in use: cuda or cpu.' }) executionProvider!: string;
