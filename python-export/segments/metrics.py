@@ -58,13 +58,14 @@ def evaluate(y, p, weights=None, pred=None) -> dict:
 CALIBRATION_BINS = 10
 
 
-def evaluation_summary(y, p, bins=CALIBRATION_BINS) -> dict:
+def evaluation_summary(y, p, bins=CALIBRATION_BINS, weights=None) -> dict:
     """The card's "evaluation" key: what the API serves for a calibration plot and a confusion matrix.
 
     calibration: per class, one-vs-rest reliability over `bins` equal-width bins of the predicted
     probability of that class ([lo, hi), the last bin closed): rows, mean predicted probability and
     observed frequency of the class (null for an empty bin). confusion: rows = actual class,
-    columns = predicted (argmax) class, in class order."""
+    columns = predicted class — argmax(p · weights), the served decision rule (plain argmax without
+    weights) — in class order."""
     y = np.asarray(y)
     p = np.asarray(p, np.float64)
     labels = list(range(len(CLASSES)))
@@ -85,8 +86,9 @@ def evaluation_summary(y, p, bins=CALIBRATION_BINS) -> dict:
         "calibration": {"method": f"one-vs-rest reliability: {bins} equal-width bins of each class's predicted "
                                   "probability; observed = share of the bin's customers whose actual class it is",
                         "bins": bins, "classes": per_class},
-        "confusion": {"classes": list(CLASSES), "rows": "actual", "columns": "predicted (most probable class)",
-                      "matrix": confusion_matrix(y, p.argmax(axis=1), labels=labels).tolist()},
+        "confusion": {"classes": list(CLASSES), "rows": "actual",
+                      "columns": "predicted (most probable class)" if weights is None else "predicted (the decision rule: argmax of p · weights)",
+                      "matrix": confusion_matrix(y, (p if weights is None else p * np.asarray(weights, np.float64)).argmax(axis=1), labels=labels).tolist()},
     }
 
 

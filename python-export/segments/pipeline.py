@@ -197,13 +197,13 @@ def next_version(out_dir: Path, name: str) -> str:
     return str(max(versions, default=0) + 1)
 
 
-def card_evaluation(y_test, proba_test, plan, produced_by: str | None = None) -> dict:
+def card_evaluation(y_test, proba_test, plan, produced_by: str | None = None, weights=None) -> dict:
     """The card's "evaluation" key (calibration bins and confusion matrix on the held-out customers),
     served by the API as ModelInfo.evaluation."""
     return {"held_out": f"held-out customers (never trained on) at the test cutoff {ms_to_iso(plan.test_cutoff)}, "
                         f"labels from the following {plan.horizon_days} days",
             **({"produced_by": produced_by} if produced_by else {}),
-            **evaluation_summary(y_test, proba_test)}
+            **evaluation_summary(y_test, proba_test, weights=weights)}
 
 
 def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, golden_dir: Path,
@@ -268,12 +268,14 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
 
     y_test = tables.test["label"].to_numpy()
     decision_keys = {}
+    served_weights = None
     if res.get("decision_rule"):
         # Served = calibrated probabilities + the weighted argmax; the card also shows plain argmax
         # (same probabilities) and the raw ONNX output.
         from .decision import weights_of, with_class_keys
         p_served = res["proba_test_served"]
-        metrics = evaluate(y_test, p_served, weights=weights_of(res["decision_rule"], CLASSES))
+        served_weights = weights_of(res["decision_rule"], CLASSES)
+        metrics = evaluate(y_test, p_served, weights=served_weights)
         decision_keys = {
             "calibration": res["calibration"],
             "decision_rule": with_class_keys(res["decision_rule"], CLASSES),
@@ -316,7 +318,7 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
             "transformer": "Tabular NaN replaced by the training median (graph constant) as for the logistic model; sequences use the mask input.",
         }[kind],
         "metrics_held_out": metrics,
-        "evaluation": card_evaluation(y_test, p_served, plan),
+        "evaluation": card_evaluation(y_test, p_served, plan, weights=served_weights),
         **decision_keys,
         **({"baselines": baseline_metrics, "gate": gate} if gate else {}),
         "training_seconds": round(res["seconds"], 2),
