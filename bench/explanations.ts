@@ -123,8 +123,15 @@ async function server(): Promise<void> {
       const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
       return (await res.json()) as { errors?: { extensions?: { code?: string } }[]; data?: any };
     };
+    // Where the memory is (prom-client's process metrics): V8's heap, and buffers outside it.
+    const memoryOf = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const gb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 30;
+      return { heapUsed: gb('nodejs_heap_size_used_bytes'), heapTotal: gb('nodejs_heap_size_total_bytes'), external: gb('nodejs_external_memory_bytes') };
+    };
     await post('{ customers(first: 10) { edges { node { id prediction(model: "transformer-segment") { explanation(top: 1) { summary } } } } } }');
     const before = rssOf(child.pid!);
+    const memoryBefore = await memoryOf().catch(() => null);
     const reported =
       '{ customers(first: 1000, orderBy: {field: ORDER_COUNT, direction: DESC}) { edges { node { prediction(model: "transformer-segment") { explanation(top: 1) { summary } } } } } }';
     const lags: number[] = [];
@@ -165,6 +172,7 @@ async function server(): Promise<void> {
       peak = Math.max(peak, rssOf(child.pid!));
     }
     const idle = rssOf(child.pid!);
+    const memoryIdle = await memoryOf().catch(() => null);
     // Retained or merely high-water? Run it again: a leak grows with every run, a bound does not.
     const again: number[] = [];
     for (let i = 0; i < 2; i++) {
@@ -176,6 +184,13 @@ async function server(): Promise<void> {
     console.log(`  ${seconds.toFixed(1)} s, ${res.data?.customers?.edges?.length ?? 0} customers, ${errors} errors`);
     console.log(`  RSS before ${before.toFixed(2)} GB, right after ${after.toFixed(2)} GB, after 10 s idle ${idle.toFixed(2)} GB (${(((idle - before) / before) * 100).toFixed(0)} % over the baseline)`);
     console.log(`  RSS after two more runs: ${again.map((g) => `${g.toFixed(2)} GB`).join(', ')}`);
+    if (memoryBefore && memoryIdle) {
+      const f = (x: number) => x.toFixed(3);
+      console.log(
+        `  V8 heap used ${f(memoryBefore.heapUsed)} → ${f(memoryIdle.heapUsed)} GB (heap reserved ${f(memoryBefore.heapTotal)} → ${f(memoryIdle.heapTotal)}), ` +
+          `external buffers ${f(memoryBefore.external)} → ${f(memoryIdle.external)} GB; the rest of RSS is native (ONNX Runtime, PostgreSQL client, malloc)`,
+      );
+    }
     console.log(`  trivial query while it ran: ${lags.length} answered, median ${median(lags).toFixed(0)} ms, max ${Math.max(...lags).toFixed(0)} ms`);
   } finally {
     if (child && child.exitCode === null) {
