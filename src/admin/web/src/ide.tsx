@@ -78,6 +78,26 @@ function Ide() {
   );
 }
 
+// GraphiQL renders each editor tab as <li role="tab"><button>…</button></li>: a button inside a
+// tab (axe: nested-interactive). The standard pattern puts the tab role on the button itself, with
+// the list item presentational; applied to every tab GraphiQL adds or re-renders.
+function tabsOnTheirButtons(root: ParentNode): void {
+  for (const li of root.querySelectorAll<HTMLLIElement>('.graphiql-tabs li[role="tab"]')) {
+    const button = li.querySelector<HTMLButtonElement>('button.graphiql-tab-button');
+    if (!button) continue;
+    button.setAttribute('role', 'tab');
+    button.setAttribute('aria-selected', li.getAttribute('aria-selected') ?? 'false');
+    li.setAttribute('role', 'presentation');
+    li.removeAttribute('aria-selected');
+  }
+}
+new MutationObserver(() => tabsOnTheirButtons(document)).observe(document.getElementById('root')!, {
+  subtree: true,
+  childList: true,
+  attributes: true,
+  attributeFilter: ['role', 'aria-selected'],
+});
+
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <Ide />
