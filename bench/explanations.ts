@@ -96,6 +96,8 @@ async function server(): Promise<void> {
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: root,
       env: {
+        // As `npm start` runs the service (package.json): glibc returns large freed buffers.
+        MALLOC_MMAP_THRESHOLD_: '262144',
         ...process.env,
         DATABASE_URL: url.toString(),
         PORT: '0',
