@@ -71,13 +71,28 @@ export async function loadFeatureInputs(
   if (ids.length === 0) return result;
 
   const started = performance.now();
-  // One row per customer; its paid orders up to asOf aggregated into one JSON array (far cheaper
-  // to move through the driver adapter than one row per order). Instants as integer epoch
-  // milliseconds and amounts as exact integer cents, computed in numeric (never through a float);
-  // both are integers far below 2^53, so JSON.parse returns them exactly. The externalId tie-break
-  // uses the "C" collation: code-point order, as the Python reference sorts order ids.
   const rows = await db.prisma.$queryRaw<Row[]>`
-    SELECT q.id AS "key",
+    SELECT q.id AS "key", ${featureColumns(asOf)}
+    FROM unnest(${ids}::text[]) WITH ORDINALITY AS q(id, n)
+    JOIN "Customer" c ON c."id" = q.id::uuid
+    ORDER BY q.n`;
+  statementsSent += 1;
+  options.onQuery?.({ customers: ids.length, rows: rows.length, milliseconds: performance.now() - started });
+
+  for (const r of rows) result.set(r.key, decodeRow(r));
+  return result;
+}
+
+/**
+ * The columns of a feature row (customer alias `c`), shared by both loaders so a live prediction and
+ * a stored score read the same inputs. The paid orders up to asOf are aggregated into one JSON array
+ * (far cheaper to move through the driver than one row per order). Instants as integer epoch
+ * milliseconds and amounts as exact integer cents, computed in numeric (never through a float);
+ * both are integers far below 2^53, so JSON.parse returns them exactly. The externalId tie-break
+ * uses the "C" collation: code-point order, as the Python reference sorts order ids.
+ */
+function featureColumns(asOf: Date): Prisma.Sql {
+  return Prisma.sql`
            c."createdAt" AS "createdAt",
            to_char(c."birthDate", 'YYYY-MM-DD') AS "birthDate",
            c."gender" AS "gender",
@@ -91,15 +106,7 @@ export async function loadFeatureInputs(
               FROM "Order" o
              WHERE o."customerId" = c."id"
                AND o."status" = 'paid'
-               AND o."orderedAt" <= ${asOf.toISOString()}::timestamptz) AS "orders"
-    FROM unnest(${ids}::text[]) WITH ORDINALITY AS q(id, n)
-    JOIN "Customer" c ON c."id" = q.id::uuid
-    ORDER BY q.n`;
-  statementsSent += 1;
-  options.onQuery?.({ customers: ids.length, rows: rows.length, milliseconds: performance.now() - started });
-
-  for (const r of rows) result.set(r.key, decodeRow(r));
-  return result;
+               AND o."orderedAt" <= ${asOf.toISOString()}::timestamptz) AS "orders"`;
 }
 
 function decodeRow(r: Row): FeatureInputs {
@@ -144,20 +151,7 @@ export async function loadFeatureInputsPage(
     page.before == null ? Prisma.empty : Prisma.sql`AND c."id" < ${page.before}::uuid`,
   ];
   const statement = Prisma.sql`
-    SELECT c."id"::text AS "key",
-           c."createdAt" AS "createdAt",
-           to_char(c."birthDate", 'YYYY-MM-DD') AS "birthDate",
-           c."gender" AS "gender",
-           (SELECT json_agg(json_build_array(
-                      (extract(epoch FROM o."orderedAt") * 1000)::bigint,
-                      (o."amount" * 100)::bigint,
-                      o."itemCount",
-                      o."externalId")
-                    ORDER BY o."orderedAt", o."externalId" COLLATE "C")::text
-              FROM "Order" o
-             WHERE o."customerId" = c."id"
-               AND o."status" = 'paid'
-               AND o."orderedAt" <= ${asOf.toISOString()}::timestamptz) AS "orders"
+    SELECT c."id"::text AS "key", ${featureColumns(asOf)}
     FROM "Customer" c
     WHERE true ${conditions[0]} ${conditions[1]} ${conditions[2]}
     ORDER BY c."id"
