@@ -72,17 +72,20 @@ const isBlank = (c: number) => c === 32 || c === 9;
  * of each chunk (String.indexOf and split on lines without quotes) is several times faster than a
  * general parser emitting one async-iterated record at a time.
  */
+/** A file's text in 1 MiB chunks, without a leading byte-order mark. */
+async function* textChunks(file: string): AsyncGenerator<string> {
+  let first = true;
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>) {
+    yield first && chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
+    first = false;
+  }
+}
+
 export async function scanCsv(file: string, onRecord: OnRecord): Promise<void> {
   let rest = '';
   let line = 1; // line of rest[0]
-  let first = true;
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  for await (const chunk of stream as AsyncIterable<string>) {
-    let text = rest + chunk;
-    if (first) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
+  for await (const chunk of textChunks(file)) {
+    const text = rest + chunk;
     const r = await scanText(text, line, false, onRecord);
     rest = text.slice(r.consumed);
     line = r.line;
@@ -200,7 +203,6 @@ function quotedRecord(text: string, pos: number, line: number, final: boolean): 
 export async function scanWhitespace(file: string, onRecord: OnRecord): Promise<void> {
   let rest = '';
   let line = 1;
-  let first = true;
   const each = async (text: string, final: boolean) => {
     let pos = 0;
     for (;;) {
@@ -219,13 +221,8 @@ export async function scanWhitespace(file: string, onRecord: OnRecord): Promise<
     }
     return pos;
   };
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  for await (const chunk of stream as AsyncIterable<string>) {
-    let text = rest + chunk;
-    if (first) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
+  for await (const chunk of textChunks(file)) {
+    const text = rest + chunk;
     rest = text.slice(await each(text, false));
   }
   if (rest.length > 0) await each(rest, true);
