@@ -19,7 +19,7 @@ import type { Context } from '../graphql/context.type.js';
 import { codeOf, collapseRepeatedErrors, createFormatError, refusalCodes } from '../graphql/error-format.js';
 import { ErrorCode } from '../graphql/errors.js';
 import { warningsPlugin } from '../graphql/common/warnings.js';
-import { createLoaders } from '../graphql/loaders.js';
+import { createCoalescedReads, createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
 import { KnownOperationTypesRule } from '../graphql/common/operation-types.js';
@@ -152,7 +152,10 @@ export async function startServer(
   // probes, which orchestrators send to bare addresses, are not checked.
   app.use(['/graphql', '/metrics'], hostCheck(config.allowedHosts));
 
+  // Concurrent requests' lookups of a customer and of its features go out as one statement (src/db/coalesce.ts).
+  const coalescedReads = createCoalescedReads(db);
   metrics.attach(scoring);
+  metrics.attachCoalescers(coalescedReads);
   app.get('/metrics', async (_req, res) => {
     res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -208,8 +211,8 @@ export async function startServer(
           db,
           config,
           scoring,
-          loaders: createLoaders(db),
-          predictionLoaders: createPredictionLoaders(db, scoring),
+          loaders: createLoaders(db, coalescedReads),
+          predictionLoaders: createPredictionLoaders(db, scoring, coalescedReads.features),
           log: log.child({ requestId }),
           requestId,
           principal: principalOf(res)!,
