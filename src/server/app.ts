@@ -2,6 +2,7 @@
 // dashboard and GraphQL IDE (./admin.ts; Apollo's stock landing pages load code from a CDN, which
 // offline browsers cannot reach, so they stay disabled).
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -170,19 +171,27 @@ export async function startServer(
 
   // One access-log line per GraphQL request (status, time) under the request id, which the client
   // may send as x-request-id and always gets back; resolver logs carry the same id.
+  const requestId = (req: IncomingMessage, res: ServerResponse) => {
+    const given = req.headers['x-request-id'];
+    const id = (typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) && given) || randomUUID();
+    res.setHeader('x-request-id', id);
+    return id;
+  };
   app.use(
     '/graphql',
-    pinoHttp({
-      logger: log,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = (typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) && given) || randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      customProps: (req) => ({ requestId: req.id }),
-      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
-    }),
+    // pino-http writes every line at `info`, errors included; above that level (LOG_LEVEL=warn…) it
+    // writes nothing, yet would still build three child loggers per request: then only the id is set.
+    log.isLevelEnabled('info')
+      ? pinoHttp({
+          logger: log,
+          genReqId: requestId,
+          customProps: (req) => ({ requestId: req.id }),
+          serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+        })
+      : (req: express.Request, res: express.Response, next: express.NextFunction) => {
+          req.id = requestId(req, res);
+          next();
+        },
   );
 
   // Browsers' preflights are answered here, before the readiness gate and authentication (cors.ts).
