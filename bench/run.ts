@@ -573,7 +573,7 @@ async function main() {
         `## 2. Single-customer queries under load (\`customer(id) { segment probability }\`)`,
         '',
         `autocannon, ${DURATION} s per cell, a random customer id per request (from all ${int(allIds.length)}), prediction cache off ` +
-          '(`PREDICTION_CACHE_CUSTOMERS=0`), `SCORING_AS_OF` fixed, server `src/main.ts` with `LOG_LEVEL=warn AUTH_MODE=off RATE_LIMIT_POINTS=0` (no credentials, no rate limit), one fresh server per row. ' +
+          '(`PREDICTION_CACHE_CUSTOMERS=0`), `SCORING_AS_OF` fixed, server = the `npm start` command (its node flags, `src/main.ts`) with `LOG_LEVEL=warn AUTH_MODE=off RATE_LIMIT_POINTS=0 BACKGROUND_SCORING=off` (no credentials, no rate limit; no refresh of the stored scores running beside the load), one fresh server per row. ' +
           'Latency p50 / p99 in ms. Mean batch = rows / `session.run` calls from `/metrics` (`inference_count_total` / `inference_exec_count_total`) over the cell. ' +
           (EMBEDDED_SERVING > 0
             ? `The embedded row: the same demo set (${int(EMBEDDED_SERVING)} customers, seed ${SEED}, anchor ${ANCHOR}) seeded by \`npm run db:seed\` into a fresh \`DATA_DIR\` (${embeddedNote.replace(/\s+/g, ' ')}), served by the same command without \`DATABASE_URL\`: PGlite runs inside the server process.`
@@ -600,6 +600,7 @@ async function main() {
           `Ceiling = ${cores} cores / (sum of the CPU columns): the req/s this machine could give if nothing else ran. ` +
           'Bound: the event loop when the main thread was ≥ 85 % of a core busy (it runs on one core at most; on the embedded database PGlite runs on it too); Python when its process was (its threads share one core, the GIL); else the cores when the run kept them ≥ 85 % busy; else inference when a session.run was running ≥ 85 % of the time (micro-batcher on: one run at a time). ' +
           'On a machine shared with other work, none of these is reached and the figure is bounded by the CPU the other processes leave (see the load average). ' +
+          'On the embedded database PGlite executes every statement on the server\'s event loop, at a fixed cost of roughly 0.3–1 ms of CPU per statement besides the work itself: its CPU is in the main-thread column, and the coalescers keep one statement in flight there so that concurrent lookups share the next one (on PostgreSQL two, on two backends). ' +
           'Flask\'s PostgreSQL CPU is not counted: it opens a connection per request, and its backends live shorter than the 500 ms sampling interval.',
         '',
         '| server | req/s | p50 / p99 | server µs (main thread) | PostgreSQL µs | load gen µs | session.run ms / mean batch | lookups / statement | ceiling req/s | bound |',
@@ -723,6 +724,7 @@ async function main() {
         const loadBefore = os.loadavg()[0];
         say(`scale: ${mode} (1-min load ${loadBefore.toFixed(1)})`);
         const sampler = samplePostgresCpu(opts['admin-url'], new URL(url).pathname.slice(1));
+        await sampler.ready; // its first look, before the run's backends exist
         const r = await run();
         r.pgCpuSeconds = await sampler.stop();
         say(`scale: ${mode}: ${r.status} ${r.rate ? `${int(r.rate)} customers/s` : ''} ${r.note.slice(0, 300)}`);

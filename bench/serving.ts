@@ -99,9 +99,32 @@ export interface ApiOptions {
   cpuProfDir?: string;
   /** Another checkout to run the server from (before/after comparisons); default this one. */
   root?: string;
+  /** Node flags before `--import tsx src/main.ts` (default: those of the `start` script, as shipped). */
+  nodeArgs?: string[];
 }
 
-/** The product's own start command (src/main.ts) on a free port: no credentials, no rate limit, no prediction cache. */
+/**
+ * The node flags and environment of the product's `npm start` (package.json), so the server under
+ * test runs as shipped: e.g. `MALLOC_MMAP_THRESHOLD_=… node --max-semi-space-size=2 --import tsx src/main.ts`.
+ */
+export function startCommand(root = ROOT): { nodeArgs: string[]; env: Record<string, string> } {
+  const script: string = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts?.start ?? '';
+  const words = script.split(/\s+/);
+  const node = words.indexOf('node');
+  const env: Record<string, string> = {};
+  for (const w of words.slice(0, Math.max(0, node))) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(?:\$\{\1:-([^}]*)\}|(.*))$/.exec(w);
+    if (m) env[m[1]] = process.env[m[1]] ?? m[2] ?? m[3];
+  }
+  const nodeArgs: string[] = [];
+  for (const w of words.slice(node + 1)) {
+    if (w === '--import' || !w.startsWith('--')) break;
+    nodeArgs.push(w);
+  }
+  return { nodeArgs, env };
+}
+
+/** The product's own start command (`npm start`'s node flags, src/main.ts) on a free port: no credentials, no rate limit, no prediction cache, no background scoring. */
 export async function startApi(database: ApiDatabase, options: ApiOptions): Promise<Child> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -115,6 +138,9 @@ export async function startApi(database: ApiDatabase, options: ApiOptions): Prom
     RATE_LIMIT_POINTS: '0',
     SCORING_AS_OF: options.asOf,
     PREDICTION_CACHE_CUSTOMERS: '0',
+    // A fresh database has no stored scores: the server would refresh all of them in the background
+    // at start-up (BACKGROUND_SCORING) while the load runs. The load cells measure the steady state.
+    BACKGROUND_SCORING: 'off',
     INFERENCE_BATCHING: options.batching ?? 'on',
     ...options.env,
   };
@@ -125,7 +151,9 @@ export async function startApi(database: ApiDatabase, options: ApiOptions): Prom
     env.DEMO_CUSTOMERS = '0';
   }
   const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-  return startChild(process.execPath, [...prof, '--import', 'tsx', 'src/main.ts'], env, `${base}/graphql`, async () => {
+  const shipped = startCommand(options.root);
+  Object.assign(env, shipped.env, options.env);
+  return startChild(process.execPath, [...(options.nodeArgs ?? shipped.nodeArgs), ...prof, '--import', 'tsx', 'src/main.ts'], env, `${base}/graphql`, async () => {
     await gql(`${base}/graphql`, '{ customers(first: 1) { edges { node { id segment } } } }');
     return true;
   }, options.root);
@@ -409,11 +437,12 @@ async function standalone() {
       'cpu-prof': { type: 'string' },
       'as-of': { type: 'string', default: '2026-01-01T00:00:00.000Z' },
       root: { type: 'string' },
+      'node-args': { type: 'string' },
     },
   });
   if (!values['database-url'] === !values['data-dir']) throw new Error('give --database-url or --data-dir');
   const database: ApiDatabase = values['database-url'] ? { databaseUrl: values['database-url'] } : { dataDir: path.resolve(values['data-dir']!) };
-  const api = await startApi(database, { asOf: values['as-of']!, batching: values.batching as 'on' | 'off', cpuProfDir: values['cpu-prof'], root: values.root });
+  const api = await startApi(database, { asOf: values['as-of']!, batching: values.batching as 'on' | 'off', cpuProfDir: values['cpu-prof'], root: values.root, nodeArgs: values['node-args']?.split(' ').filter(Boolean) });
   try {
     const ids = await customerIds(api.url);
     let s = 42;
@@ -423,6 +452,7 @@ async function standalone() {
     await load(api.url, 16, 2, body);
     const pgDb = values['database-url'] ? { adminUrl: values['admin-url']!, database: new URL(values['database-url']).pathname.slice(1) } : undefined;
     const loadBefore = os.loadavg()[0];
+    const counters0 = await serviceCounters(api.url, 'xgboost-segment');
     const threads0 = threadsCpuSeconds(api.proc.pid);
     const r = await withCpu(api.proc.pid, pgDb, () => load(api.url, Number(values.clients), Number(values.duration), body));
     const threads = [...threadsCpuSeconds(api.proc.pid)].map(([name, cpu]) => [name, Math.round(((cpu - (threads0.get(name) ?? 0)) * 1e6) / r.requests)] as const);
@@ -437,6 +467,10 @@ async function standalone() {
         failed: r.failed,
         cpuUsPerRequest: { server: Math.round(r.cpu!.server), mainThread: Math.round(r.cpu!.mainThread), postgres: r.cpu!.postgres === undefined ? null : Math.round(r.cpu!.postgres), loadgen: Math.round(r.cpu!.loadgen) },
         load: `${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`,
+        ...(await (async () => {
+          const c = await serviceCounters(api.url, 'xgboost-segment');
+          return { meanBatch: +((c.rows - counters0.rows) / Math.max(1, c.runs - counters0.runs)).toFixed(1), lookupsPerStatement: +((c.lookups - counters0.lookups) / Math.max(1, c.statements - counters0.statements)).toFixed(1) };
+        })()),
       }),
     );
   } finally {
