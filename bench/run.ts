@@ -390,15 +390,31 @@ async function main() {
       const oneBody = () => JSON.stringify({ query: one, variables: { id: randomId() } });
       const pgCpu = { adminUrl: opts['admin-url']!, database: dbName };
       /** One load cell with its CPU per request and the service's counters over the cell. */
-      const cell = async (api: Child, batching: 'on' | 'off', clients: number, body: () => string, postgres?: typeof pgCpu): Promise<LoadResult> => {
+      // Inference's share: session.run of the default model at a cell's mean batch size, timed alone
+      // in this process (CPU of all its threads per row) on real feature rows, after the cell.
+      const inferenceIds = Array.from({ length: 64 }, randomId);
+      const inferenceFeatures = await featuresForCustomers(db, inferenceIds, asOf);
+      const inferenceRows: ModelRow[] = inferenceIds.map((id) => ({ features: inferenceFeatures.get(id)!.features }));
+      const inferenceCpuUs = async (meanBatch: number): Promise<number> => {
+        const n = Math.min(inferenceRows.length, Math.max(1, Math.round(meanBatch)));
+        const feeds = buildFeeds(defaultModel.layout, inferenceRows.slice(0, n));
+        for (let i = 0; i < 3; i++) await defaultModel.session.run(feeds);
+        let runs = 0;
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        while (performance.now() - t0 < 300 || runs < 20) {
+          await defaultModel.session.run(feeds);
+          runs++;
+        }
+        const c = process.cpuUsage(c0);
+        return (c.user + c.system) / runs / n;
+      };
+      const cell = async (api: Child, clients: number, body: () => string, postgres?: typeof pgCpu): Promise<LoadResult> => {
         const before = await serviceCounters(api.url, config.DEFAULT_MODEL);
         const r = await withCpu(api.proc.pid, postgres, () => load(api.url, clients, DURATION, body));
         const after = await serviceCounters(api.url, config.DEFAULT_MODEL);
         r.meanBatch = (after.rows - before.rows) / Math.max(1, after.runs - before.runs);
-        const runs = after.runs - before.runs;
-        r.runMs = runs > 0 ? ((after.computeSeconds - before.computeSeconds) * 1000) / runs : undefined;
-        // With the micro-batcher on, runs do not overlap (one batch at a time): their summed time is busy time.
-        if (batching === 'on') r.inferenceBusy = (after.computeSeconds - before.computeSeconds) / (r.seconds ?? DURATION);
+        r.inferenceUs = await inferenceCpuUs(r.meanBatch);
         r.lookupsPerStatement = (after.lookups - before.lookups) / Math.max(1, after.statements - before.statements);
         return r;
       };
@@ -417,7 +433,7 @@ async function main() {
         }
         await load(api.url, 16, 2, oneBody);
         for (const c of CONCURRENCY) {
-          ours[mode][c] = await cell(api, mode, c, oneBody, pgCpu);
+          ours[mode][c] = await cell(api, c, oneBody, pgCpu);
           sayCell(`PostgreSQL, batching ${mode}`, c, ours[mode][c]);
         }
         await api.stop();
@@ -443,7 +459,7 @@ async function main() {
         const embeddedBody = () => JSON.stringify({ query: one, variables: { id: ids[Math.floor(pickEmbedded() * ids.length)] } });
         await load(api.url, 16, 2, embeddedBody);
         for (const c of CONCURRENCY) {
-          embedded[c] = await cell(api, 'on', c, embeddedBody);
+          embedded[c] = await cell(api, c, embeddedBody);
           sayCell('embedded', c, embedded[c]);
         }
         await api.stop();
@@ -565,7 +581,7 @@ async function main() {
         const b = boundOf(r, cores, serverLabel, !ours);
         return (
           `| ${label} | ${int(r.rps)} | ${r.p50} / ${r.p99} | ${us(c.server)} (${us(c.mainThread)}) | ${us(c.postgres)} | ${us(c.loadgen)} | ` +
-          `${ours && r.runMs !== undefined ? `${ms(r.runMs)} / ${r.meanBatch?.toFixed(1)}` : '–'} | ${ours && r.lookupsPerStatement ? r.lookupsPerStatement.toFixed(1) : '–'} | ${int((cores * 1e6) / total)} | **${b.verdict}**: ${b.detail} |`
+          `${ours && r.inferenceUs !== undefined ? `${us(r.inferenceUs)} / ${r.meanBatch?.toFixed(1)}` : '–'} | ${ours && r.lookupsPerStatement ? r.lookupsPerStatement.toFixed(1) : '–'} | ${int((cores * 1e6) / total)} | **${b.verdict}**: ${b.detail} |`
         );
       };
       const embeddedRatio = embedded[64] ? embedded[64].rps / ours.on[64].rps : NaN;
@@ -596,14 +612,15 @@ async function main() {
         '',
         'CPU µs per answered request over the cell: the server process (/proc, every thread; in brackets its main thread, the event loop — on the embedded database PGlite runs there too), ' +
           'the PostgreSQL backends of the database (pg_stat_activity pids, /proc), and the load generator (the bench process, which also runs autocannon). ' +
-          `session.run = mean wall time of one run (ms, from \`inference_compute_duration_seconds\`) / mean rows per run. Lookups / statement = per-request lookups (a customer, its features) carried by each statement of the cross-request coalescers (\`db_coalesced_*\` in /metrics). ` +
+          `Inference = CPU µs per request of \`session.run\` of \`${config.DEFAULT_MODEL}\` at the cell's mean batch (rows per run from /metrics), timed alone in the bench process on real feature rows; onnxruntime-node runs \`session.run\` synchronously on the event loop (its intra-op threads help), so it is part of the server's CPU. ` +
+          `Lookups / statement = per-request lookups (a customer, its features) carried by each statement of the cross-request coalescers (\`db_coalesced_*\` in /metrics). ` +
           `Ceiling = ${cores} cores / (sum of the CPU columns): the req/s this machine could give if nothing else ran. ` +
-          'Bound: the event loop when the main thread was ≥ 85 % of a core busy (it runs on one core at most; on the embedded database PGlite runs on it too); Python when its process was (its threads share one core, the GIL); else the cores when the run kept them ≥ 85 % busy; else inference when a session.run was running ≥ 85 % of the time (micro-batcher on: one run at a time). ' +
+          'Bound: the event loop when the main thread was ≥ 85 % of a core busy (it runs on one core at most; inference and, on the embedded database, PGlite run on it too); Python when its process was (its threads share one core, the GIL); else the cores when the run kept them ≥ 85 % busy. ' +
           'On a machine shared with other work, none of these is reached and the figure is bounded by the CPU the other processes leave (see the load average). ' +
           'On the embedded database PGlite executes every statement on the server\'s event loop, at a fixed cost of roughly 0.3–1 ms of CPU per statement besides the work itself: its CPU is in the main-thread column, and the coalescers keep one statement in flight there so that concurrent lookups share the next one (on PostgreSQL two, on two backends). ' +
           'Flask\'s PostgreSQL CPU is not counted: it opens a connection per request, and its backends live shorter than the 500 ms sampling interval.',
         '',
-        '| server | req/s | p50 / p99 | server µs (main thread) | PostgreSQL µs | load gen µs | session.run ms / mean batch | lookups / statement | ceiling req/s | bound |',
+        '| server | req/s | p50 / p99 | server µs (main thread) | PostgreSQL µs | load gen µs | inference µs / mean batch | lookups / statement | ceiling req/s | bound |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
         cpuRow('ours on PostgreSQL, batcher on', ours.on[64], 'Node', true),
         cpuRow('ours on PostgreSQL, batcher off', ours.off[64], 'Node', true),

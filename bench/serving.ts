@@ -199,10 +199,12 @@ export interface LoadResult {
   cpu?: CpuPerRequest;
   /** Seconds the load ran (for the busy fractions). */
   seconds?: number;
-  /** Mean wall time of one session.run (ms), from the service's /metrics. */
-  runMs?: number;
-  /** Fraction of the run's time a session.run was running (runs one at a time: micro-batcher on). */
-  inferenceBusy?: number;
+  /**
+   * CPU µs per request of inference: session.run at the cell's mean batch size, timed alone (all
+   * threads). onnxruntime-node runs session.run synchronously on the event loop (its intra-op
+   * threads help), so this is part of the server's CPU, most of it on the main thread.
+   */
+  inferenceUs?: number;
   /** Per-request lookups per statement of the cross-request coalescers (1 = no merging). */
   lookupsPerStatement?: number;
 }
@@ -378,11 +380,10 @@ export async function withCpu(serverPid: number | undefined, postgres: { adminUr
 
 /**
  * What bounds a load run's throughput, from its CPU per request: how busy the cores were with this
- * run (its server, PostgreSQL backends and load generator: CPU per request × req/s ÷ cores), how busy
- * the server's main thread (the event loop, which runs on one core at most) and ONNX Runtime
- * (session.run wall time ÷ run time). Whichever is near 100 % is the bound; when none is, the
- * requests wait on something else — other processes on the machine (see the load average), or
- * round trips.
+ * run (its server, PostgreSQL backends and load generator: CPU per request × req/s ÷ cores) and the
+ * server's main thread (the event loop, which runs on one core at most; inference runs there too).
+ * Whichever is near 100 % is the bound; when none is, the requests wait on something else — other
+ * processes on the machine (see the load average), or round trips.
  */
 export function boundOf(r: LoadResult, cores: number, serverLabel: string, oneCoreServer = false): { verdict: string; detail: string } {
   const c = r.cpu;
@@ -397,15 +398,8 @@ export function boundOf(r: LoadResult, cores: number, serverLabel: string, oneCo
   const detail =
     `cores ${Math.round(100 * machine)} % busy (${serverLabel} ${share(c.server)}${c.postgres === undefined ? '' : ` / PostgreSQL ${share(c.postgres)}`} / load gen ${share(c.loadgen)} % of it); ` +
     `${oneCoreServer ? serverLabel : 'main thread'} ${Math.round(100 * single)} % of a core` +
-    (r.inferenceBusy === undefined ? '' : `; session.run running ${Math.round(100 * r.inferenceBusy)} % of the time`);
-  const verdict =
-    single >= 0.85
-      ? singleName
-      : machine >= 0.85
-        ? `CPU (${cores} cores), mostly ${c.postgres !== undefined && c.postgres > c.server ? 'PostgreSQL' : serverLabel}`
-        : r.inferenceBusy !== undefined && r.inferenceBusy >= 0.85
-          ? 'inference'
-          : 'none saturated (other load / round trips)';
+    (r.inferenceUs === undefined ? '' : `; inference ≈ ${Math.round((100 * r.inferenceUs) / c.server)} % of the server's CPU`);
+  const verdict = single >= 0.85 ? singleName : machine >= 0.85 ? `CPU (${cores} cores), mostly ${c.postgres !== undefined && c.postgres > c.server ? 'PostgreSQL' : serverLabel}` : 'none saturated (other load / round trips)';
   return { verdict, detail };
 }
 
