@@ -74,6 +74,34 @@ describe.each(databaseKinds)('error masking on %s', (kind) => {
   });
 });
 
+describe('request ids without the access log (LOG_LEVEL=warn)', () => {
+  let t: TestServer;
+  let id: string;
+  beforeAll(async () => {
+    t = await startTestServer('pglite', { LOG_LEVEL: 'warn' });
+    id = (await t.gql(UpsertCustomerDocument, { input: { externalId: 'c1', name: 'One' } })).data!.upsertCustomer.id;
+  });
+  afterAll(() => t?.close());
+
+  it('still answers with the request id, given or generated, and logs failures under it', async () => {
+    const send = (headers: Record<string, string>) =>
+      fetch(t.server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect((await send({ 'x-request-id': 'req-warn-1' })).headers.get('x-request-id')).toBe('req-warn-1');
+    expect((await send({ 'x-request-id': 'not valid!' })).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    await t.db.prisma.$executeRawUnsafe('ALTER TABLE "Order" RENAME TO "OrderGone"');
+    try {
+      const { json } = await t.post(JSON.stringify({ query: `{ customer(id: "${id}") { stats { orderCount } } }` }), { 'x-request-id': 'req-warn-2' });
+      expect(json.errors.map((e: any) => e.extensions.code)).toEqual(['INTERNAL_SERVER_ERROR']);
+    } finally {
+      await t.db.prisma.$executeRawUnsafe('ALTER TABLE "OrderGone" RENAME TO "Order"');
+    }
+    const logged = t.logs.filter((l) => l.includes('"requestId":"req-warn-2"'));
+    expect(logged.join('\n')).toMatch(/Order/);
+    // No access-log lines at this level (they are written at info).
+    expect(t.logs.some((l) => l.includes('"msg":"request completed"'))).toBe(false);
+  });
+});
+
 describe('database unreachable', () => {
   let t: TestServer;
   beforeAll(async () => {

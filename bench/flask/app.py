@@ -16,6 +16,10 @@ reads the customer and their orders, computes the features in pandas and calls p
 POST /score {"customer_id": "<Customer.id uuid>"} ->
   {"customer_id", "segment", "probability", "probabilities": [lapsing, active, high_value]}
 
+POST /predict {"features": [<FEATURES, in order; null = missing>]} -> {"segment", "probability", "probabilities"}
+  The seed's (and the tutorials') own shape: the caller has already computed the feature vector and
+  sends it in the body; no database, no feature code — only JSON, the preprocessor and predict_proba.
+
 Usage: /usr/bin/python3 bench/flask/app.py --model PKL --dsn postgresql://… --as-of 2026-01-01T00:00:00Z --port P
 """
 from __future__ import annotations
@@ -114,6 +118,20 @@ def score():
     response.headers["Server-Timing"] = (f"db;dur={(t1 - t0) * 1000:.2f}, features;dur={(t2 - t1) * 1000:.2f}, "
                                          f"model;dur={(t3 - t2) * 1000:.2f}")
     return response
+
+
+@app.post("/predict")
+def predict():
+    features = (request.get_json(silent=True) or {}).get("features")
+    if not isinstance(features, list) or len(features) != len(FEATURES):
+        return jsonify(error=f"features must be a list of {len(FEATURES)} numbers (null = missing)"), 400
+    try:
+        X = np.array([[np.nan if v is None else float(v) for v in features]], dtype=np.float64)
+    except (TypeError, ValueError):
+        return jsonify(error="features must be numbers or null"), 400
+    p = MODEL["clf"].predict_proba(MODEL["pre"].transform(X))[0]
+    k = int(np.argmax(p))
+    return jsonify(segment=CLASSES[k], probability=float(p[k]), probabilities=[float(v) for v in p])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,12 @@
 // Per-request DataLoaders: everything a resolver needs per customer is fetched for the whole
 // page in one statement. Created in the context factory, so nothing is cached across requests.
+// Lookups by id that every single-customer request makes (the customer, its features) also go
+// through the process-wide coalescers below, which merge concurrent requests' lookups into one
+// statement (src/db/coalesce.ts); each request still has its own cache.
 import DataLoader from 'dataloader';
+import { Coalescer } from '../db/coalesce.js';
 import type { Database } from '../db/client.js';
+import { featuresForCustomers, type CustomerFeatures } from '../features/index.js';
 import {
   customersByExternalIds,
   customersByIds,
@@ -21,10 +26,29 @@ export interface Loaders {
   orders(first: number, after: { orderedAt: Date; id: string } | null): DataLoader<string, Order[]>;
 }
 
-export function createLoaders(db: Database): Loaders {
+/** Process-wide: created once per server, shared by every request's loaders. */
+export interface CoalescedReads {
+  customersById: Coalescer<string, Customer>;
+  /** Group = the scoring time (ISO string). */
+  features: Coalescer<string, CustomerFeatures>;
+}
+
+export function createCoalescedReads(db: Database): CoalescedReads {
+  // PostgreSQL runs two statements at once on two backends. The embedded database runs one at a
+  // time on this thread (a second would only wait for it), and every statement costs it ~0.3–1 ms
+  // of fixed CPU there: one in flight, so the lookups that arrive meanwhile share the next.
+  const options = { maxKeys: 1000, maxInFlight: db.kind === 'pglite' ? 1 : 2 };
+  return {
+    customersById: new Coalescer(async (_group, ids) => new Map((await customersByIds(db, ids)).map((c) => [c.id, c])), options),
+    features: new Coalescer((asOf, ids) => featuresForCustomers(db, ids, new Date(asOf)), options),
+  };
+}
+
+export function createLoaders(db: Database, reads?: CoalescedReads): Loaders {
   const orderLoaders = new Map<string, DataLoader<string, Order[]>>();
   return {
     customerById: new DataLoader(async (ids) => {
+      if (reads) return (await reads.customersById.load('', ids)).map((c) => c ?? null);
       const found = new Map((await customersByIds(db, ids)).map((c) => [c.id, c]));
       return ids.map((id) => found.get(id) ?? null);
     }),

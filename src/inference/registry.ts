@@ -276,6 +276,15 @@ export const modelIdentity = (name: string, version: string, sha256: string) => 
 
 const rel = (file: string) => path.relative(process.cwd(), file) || file;
 
+/**
+ * ONNX Runtime's intra-op threads spin (busy-wait) between runs by default, to start the next run
+ * sooner. A server runs small batches many times a second on cores it shares with the event loop
+ * and the database, so the spinning took CPU from them: 0.8–1 ms per single-customer request
+ * under load (bench/serving.ts), more than half of what the event loop spent on it. Idle threads
+ * sleep instead; a run that parallelises still uses them.
+ */
+const NO_SPINNING = { extra: { session: { intra_op: { allow_spinning: '0' } } } } as const;
+
 async function loadModel(folder: string, cardFile: string, cardText: string, options: RegistryOptions): Promise<LoadedModel> {
   let card: ModelCard;
   try {
@@ -335,7 +344,7 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
     // sequence model's activations grow with rows × orders (an occlusion explanation of a page),
     // so its session allocates per run and gives the memory back; the tabular models' are small.
     const sequenceModel = card.onnx.inputs.some((i) => i.name === 'sequence');
-    created = await options.providers.createSession(bytes, sequenceModel ? { enableCpuMemArena: false } : {});
+    created = await options.providers.createSession(bytes, sequenceModel ? { ...NO_SPINNING, enableCpuMemArena: false } : NO_SPINNING);
   } catch (err) {
     if ((err as Error).name === 'ProviderUnavailableError') throw err;
     throw new ModelLoadError(rel(onnxFile), `ONNX Runtime cannot load it (${firstLine(err)})`);

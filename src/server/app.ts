@@ -2,6 +2,7 @@
 // dashboard and GraphQL IDE (./admin.ts; Apollo's stock landing pages load code from a CDN, which
 // offline browsers cannot reach, so they stay disabled).
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -19,7 +20,7 @@ import type { Context } from '../graphql/context.type.js';
 import { codeOf, collapseRepeatedErrors, createFormatError, refusalCodes } from '../graphql/error-format.js';
 import { ErrorCode } from '../graphql/errors.js';
 import { warningsPlugin } from '../graphql/common/warnings.js';
-import { createLoaders } from '../graphql/loaders.js';
+import { createCoalescedReads, createLoaders } from '../graphql/loaders.js';
 import { createPredictionLoaders } from '../graphql/prediction/prediction.loaders.js';
 import { getSchema } from '../graphql/schema.js';
 import { KnownOperationTypesRule } from '../graphql/common/operation-types.js';
@@ -152,7 +153,10 @@ export async function startServer(
   // probes, which orchestrators send to bare addresses, are not checked.
   app.use(['/graphql', '/metrics'], hostCheck(config.allowedHosts));
 
+  // Concurrent requests' lookups of a customer and of its features go out as one statement (src/db/coalesce.ts).
+  const coalescedReads = createCoalescedReads(db);
   metrics.attach(scoring);
+  metrics.attachCoalescers(coalescedReads);
   app.get('/metrics', async (_req, res) => {
     res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -167,19 +171,27 @@ export async function startServer(
 
   // One access-log line per GraphQL request (status, time) under the request id, which the client
   // may send as x-request-id and always gets back; resolver logs carry the same id.
+  const requestId = (req: IncomingMessage, res: ServerResponse) => {
+    const given = req.headers['x-request-id'];
+    const id = (typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) && given) || randomUUID();
+    res.setHeader('x-request-id', id);
+    return id;
+  };
   app.use(
     '/graphql',
-    pinoHttp({
-      logger: log,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = (typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) && given) || randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      customProps: (req) => ({ requestId: req.id }),
-      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
-    }),
+    // pino-http writes every line at `info`, errors included; above that level (LOG_LEVEL=warn…) it
+    // writes nothing, yet would still build three child loggers per request: then only the id is set.
+    log.isLevelEnabled('info')
+      ? pinoHttp({
+          logger: log,
+          genReqId: requestId,
+          customProps: (req) => ({ requestId: req.id }),
+          serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+        })
+      : (req: express.Request, res: express.Response, next: express.NextFunction) => {
+          req.id = requestId(req, res);
+          next();
+        },
   );
 
   // Browsers' preflights are answered here, before the readiness gate and authentication (cors.ts).
@@ -208,8 +220,8 @@ export async function startServer(
           db,
           config,
           scoring,
-          loaders: createLoaders(db),
-          predictionLoaders: createPredictionLoaders(db, scoring),
+          loaders: createLoaders(db, coalescedReads),
+          predictionLoaders: createPredictionLoaders(db, scoring, coalescedReads.features),
           log: log.child({ requestId }),
           requestId,
           principal: principalOf(res)!,

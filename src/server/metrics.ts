@@ -2,6 +2,7 @@
 // executions, batch sizes, queue and compute time, refusals, and which provider serves it.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InferenceObserver } from '../inference/service.js';
+import type { Coalescer } from '../db/coalesce.js';
 import type { Scoring } from '../scoring/scoring.js';
 
 /**
@@ -92,6 +93,13 @@ export class Metrics {
       },
     });
     new Gauge({ name: 'prediction_cache_customers', help: 'Customers with cached predictions', registers: [this.registry], collect() { this.set(cache.size); } });
+  }
+
+  /** Statements the cross-request coalescers sent and the lookups they carried (lookups / statements = merged requests). */
+  attachCoalescers(reads: object): void {
+    const kinds = Object.entries(reads) as [string, Pick<Coalescer<unknown, unknown>, 'statements' | 'lookups'>][];
+    new Counter({ name: 'db_coalesced_statements_total', help: 'Statements sent by the cross-request lookup coalescers', labelNames: ['kind'], registers: [this.registry], collect() { this.reset(); for (const [kind, c] of kinds) this.inc({ kind }, c.statements); } });
+    new Counter({ name: 'db_coalesced_lookups_total', help: 'Per-request lookups those statements carried', labelNames: ['kind'], registers: [this.registry], collect() { this.reset(); for (const [kind, c] of kinds) this.inc({ kind }, c.lookups); } });
   }
 
   observeRequest(operation: string, ok: boolean, seconds: number): void {

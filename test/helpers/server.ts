@@ -45,7 +45,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
       done();
     },
   });
-  const log = pino({ level: 'info' }, sink);
+  const log = pino({ level: config.LOG_LEVEL }, sink);
   const metrics = new Metrics();
   const scoring = await createScoring(config, log, metrics.observer);
   const server = await startServer(config, tdb.db, scoring, log, metrics);

@@ -7,6 +7,7 @@ import DataLoader from 'dataloader';
 import type { GraphQLError } from 'graphql';
 import { QueueFullError } from '../../inference/batcher.js';
 import { ErrorCode, appError } from '../errors.js';
+import type { Coalescer } from '../../db/coalesce.js';
 import type { Database } from '../../db/client.js';
 import type { CustomerFeatures } from '../../features/index.js';
 import type { LoadedModel } from '../../inference/registry.js';
@@ -31,7 +32,12 @@ export function toPrediction(model: LoadedModel, customerId: string, asOf: Date,
   };
 }
 
-export function createPredictionLoaders(db: Database, scoring: Scoring): PredictionLoaders {
+/**
+ * `coalesced`: the process-wide feature coalescer (src/graphql/loaders.ts), which merges concurrent
+ * requests' feature lookups at one scoring time into one statement; without it, one statement per
+ * request.
+ */
+export function createPredictionLoaders(db: Database, scoring: Scoring, coalesced?: Coalescer<string, CustomerFeatures>): PredictionLoaders {
   const features = new Map<number, DataLoader<string, CustomerFeatures | null>>();
   const predictions = new Map<string, DataLoader<string, Prediction | null>>();
   const explanations = new Map<string, DataLoader<string, Explained | null>>();
@@ -40,7 +46,8 @@ export function createPredictionLoaders(db: Database, scoring: Scoring): Predict
   const featuresAt = (asOf: Date): FeatureSource => {
     let loader = features.get(asOf.getTime());
     if (!loader) {
-      const fromDatabase = databaseFeatures(db, asOf);
+      const at = asOf.toISOString();
+      const fromDatabase = coalesced ? async (ids: readonly string[]) => (await coalesced.load(at, ids)).map((f) => f ?? null) : databaseFeatures(db, asOf);
       loader = new DataLoader((ids) => fromDatabase(ids));
       features.set(asOf.getTime(), loader);
     }
