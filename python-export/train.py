@@ -143,7 +143,9 @@ def run(ap, args, argv):
     print(f"training {', '.join(kinds)} on {n_rows} rows, after the baselines majority and rfm"
           + (" — the Transformer is by far the slowest: one progress line per epoch (up to "
              f"{2 if (args.smoke or args.quick) else 30}, early stopping)" if "transformer" in kinds else ""), flush=True)
-    fitted = fit_models(ds, tables, kinds + ["rfm", "majority"], seed=args.seed, smoke=args.smoke or args.quick)
+    from segments.xgb_onnx import V1_PARAMS
+    fitted = fit_models(ds, tables, kinds + ["rfm", "majority"], seed=args.seed, smoke=args.smoke or args.quick,
+                        xgb_params=V1_PARAMS if args.demo else None)
     fit_decision_rules(fitted, tables)
     y = tables.test["label"].to_numpy()
     print(f"\nheld-out ({len(y)} rows, test cutoff {plan.describe()['test_cutoff']}):")

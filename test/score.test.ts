@@ -56,13 +56,17 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
     expect(rows.map((r) => r.customerId).sort()).toEqual(customerIds);
 
     const model = scoring.model('xgboost-segment');
+    const rule = model.card.decision_rule as { weights: Record<string, number> } | undefined;
+    const weights = model.classes.map((c) => rule?.weights[c] ?? 1);
     const features = await featuresForCustomers(t.db, customerIds, asOf);
     const probabilities = await scoring.inference.predict(model.name, customerIds.map((id) => features.get(id)!));
     const byId = new Map(rows.map((r) => [r.customerId, r]));
     customerIds.forEach((id, i) => {
       const row = byId.get(id)!;
       const p = Array.from(probabilities[i]);
-      const best = p.indexOf(Math.max(...p));
+      // The card's decision rule: argmax(p · w), the shipped cards' class weights (no recalibration).
+      const scores = p.map((v, k) => v * weights[k]);
+      const best = scores.indexOf(Math.max(...scores));
       expect(row).toMatchObject({ model: model.name, modelVersion: model.version, segment: model.classes[best], runId: summary.runId });
       // ONNX Runtime's float32 results depend on the batch's size in the last bits (~1e-8).
       expect(Math.abs(row.probability - p[best])).toBeLessThan(TOLERANCE);
@@ -160,9 +164,16 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
     const features = await featuresForCustomers(t.db, customerIds.slice(0, 20), asOf);
     const probabilities = await scoring.inference.predict('transformer-segment', customerIds.slice(0, 20).map((id) => features.get(id)!));
     const byId = new Map(rows.map((r) => [r.customerId, r]));
+    const model = scoring.model('transformer-segment');
+    const rule = model.card.decision_rule as { weights: Record<string, number> } | undefined;
+    const weights = model.classes.map((c) => rule?.weights[c] ?? 1);
     customerIds.slice(0, 20).forEach((id, i) => {
+      // The card's decision rule, argmax(p · w); probability = p of that segment.
       const p = Array.from(probabilities[i]);
-      expect(Math.abs(byId.get(id)!.probability - Math.max(...p))).toBeLessThan(1e-5);
+      const scores = p.map((v, k) => v * weights[k]);
+      const best = scores.indexOf(Math.max(...scores));
+      expect(byId.get(id)!.segment).toBe(model.classes[best]);
+      expect(Math.abs(byId.get(id)!.probability - p[best])).toBeLessThan(1e-5);
     });
     expect(await stored('xgboost-segment')).toHaveLength(CUSTOMERS);
   });

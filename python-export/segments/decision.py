@@ -18,12 +18,18 @@ Neither step ever sees held-out (test) customers: both take the validation rows 
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
+from scipy import ndimage, optimize
 
 EPS = 1e-15
 
 # Grid of weights for classes 1.. (class 0 fixed at 1): log-spaced 1/4 .. 8, plus exactly 1.
 WEIGHT_GRID = np.unique(np.round(np.concatenate([np.exp(np.linspace(np.log(0.25), np.log(8.0), 36)), [1.0]]), 4))
+# The validation macro-F1 surface over the grid is smoothed with a Gaussian of this many grid steps
+# (a step is ×1.10 in weight) before its maximum is taken: the centre of a broad plateau carries over
+# to new customers better than a single noisy peak of a few thousand validation rows. On CDNOW, weights
+# tuned on half of the validation customers and scored on the other half gained about +0.003 macro-F1
+# with it, at depth 2 and 4 (python-export/tune_cdnow.py rule; python-export/reports/cdnow.md).
+SMOOTH_STEPS = 2.0
 
 
 def _norm(p):
@@ -89,30 +95,36 @@ def macro_f1(y, pred, k=3) -> float:
     return float(f1.mean())
 
 
-def tune_weights(p_valid, y_valid, tuned_on: str, grid=WEIGHT_GRID) -> dict:
-    """Class weights maximising macro-F1 of argmax(p · w) on the given (validation) rows.
+def tune_weights(p_valid, y_valid, tuned_on: str, grid=WEIGHT_GRID, smooth_steps=SMOOTH_STEPS) -> dict:
+    """Class weights maximising the smoothed macro-F1 of argmax(p · w) on the given (validation) rows.
 
-    w_0 = 1 and w_1, w_2 run over `grid`; ties go to the weights closest to 1 (smallest sum of
-    |log w|), so a flat optimum keeps the rule near plain argmax. Returns the card's `decision_rule`."""
+    w_0 = 1 and w_1, w_2 run over `grid`; the macro-F1 surface over the grid is smoothed with a
+    Gaussian of `smooth_steps` grid steps (0 = none; edges repeat the border) and its maximum taken;
+    ties go to the weights closest to 1 (smallest sum of |log w|), so a flat optimum keeps the rule
+    near plain argmax. Returns the card's `decision_rule` (its validation macro-F1 is the unsmoothed
+    value at the chosen weights)."""
     p = np.asarray(p_valid, np.float64)
     y = np.asarray(y_valid, np.int64)
     k = p.shape[1]
     if k != 3:
         raise ValueError("tune_weights expects three classes")
+    grid = np.asarray(grid, np.float64)
     base = macro_f1(y, decide(p), k)
-    best = (base, 0.0, (1.0, 1.0))
-    for w1 in grid:
-        for w2 in grid:
-            f = macro_f1(y, decide(p, [1.0, w1, w2]), k)
-            dist = abs(np.log(w1)) + abs(np.log(w2))
-            if f > best[0] + 1e-12 or (abs(f - best[0]) <= 1e-12 and dist < best[1]):
-                best = (f, dist, (float(w1), float(w2)))
-    w = [1.0, *best[2]]
+    surface = np.array([[macro_f1(y, decide(p, [1.0, w1, w2]), k) for w2 in grid] for w1 in grid])
+    score = ndimage.gaussian_filter(surface, smooth_steps, mode="nearest") if smooth_steps > 0 else surface
+    dist = np.abs(np.log(grid))[:, None] + np.abs(np.log(grid))[None, :]
+    top = score.max()
+    i, j = min(zip(*np.nonzero(score >= top - 1e-12)), key=lambda ij: dist[ij])
+    w = [1.0, float(grid[i]), float(grid[j])]
     return {"kind": "weighted_argmax",
             "rule": "segment = argmax_k(p_k · w_k) over the calibrated probabilities; probability = p of that segment",
             "weights_list": w,
+            "objective": (f"validation macro-F1 over a {len(grid)} x {len(grid)} log-spaced grid of "
+                          f"({grid[0]:g} .. {grid[-1]:g}) per class, smoothed with a Gaussian of {smooth_steps:g} "
+                          "grid steps, maximised" if smooth_steps > 0 else
+                          f"validation macro-F1 over a {len(grid)} x {len(grid)} log-spaced grid, maximised"),
             "tuned_on": tuned_on, "rows": int(len(y)),
-            "validation_macro_f1": {"argmax": base, "rule": best[0]}}
+            "validation_macro_f1": {"argmax": base, "rule": float(surface[i, j])}}
 
 
 def with_class_keys(rule: dict, classes) -> dict:

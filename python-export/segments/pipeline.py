@@ -24,8 +24,10 @@ MODEL_NAMES = {"xgboost": "xgboost-segment", "logistic": "logistic-segment", "tr
 VERSION = "1"  # the shipped (demo) version; training from a database writes the next free version
 
 
-def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=print, transformer_kwargs=None) -> dict:
-    """Returns {kind: {"model": ..., "proba_test": ndarray, "seconds": float, "info": dict}}."""
+def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=print, transformer_kwargs=None,
+               xgb_params=None) -> dict:
+    """Returns {kind: {"model": ..., "proba_test": ndarray, "seconds": float, "info": dict}}.
+    xgb_params: overrides of xgb_onnx.DEFAULT_PARAMS (train.py --demo: the shipped version's)."""
     X, y = tables.xy("train")
     Xv, yv = tables.xy("valid")
     Xt, _ = tables.xy("test")
@@ -54,6 +56,8 @@ def fit_models(ds: Dataset, tables: Tables, which, seed=42, smoke=False, log=pri
         log("  xgboost: training…")
         t0 = time.time()
         kw = {"num_boost_round": 150, "early_stopping_rounds": 10, "params": {"eta": 0.2}} if smoke else {}
+        if xgb_params:
+            kw["params"] = {**kw.get("params", {}), **xgb_params}
         booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, **kw)
         # Total gain per feature (features never split on are absent): shows what the trees used.
         info["feature_importance_gain"] = {FEATURES[int(k[1:])]: round(float(v), 6)

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Choose the served XGBoost's settings and the decision rule's fitting on CDNOW VALIDATION customers.
+
+    /usr/bin/python3 python-export/tune_cdnow.py xgb  --configs '[{}, {"max_depth": 2}]' [--seeds 42] [--cdnow FILE]
+    /usr/bin/python3 python-export/tune_cdnow.py rule --configs '[{}]' --schemes grid,smooth1,smooth2,last-grid [--seed 42]
+
+Same task, split and training rows as evaluate.py (T = 1997-10-01, H = 273 d); the held-out customers
+are never predicted here. Each line printed (JSON) is one measurement on the validation customers
+(2,791 customers at the six monthly training cutoffs, 16,746 rows):
+
+xgb:  per XGBoost setting (over xgb_onnx.DEFAULT_PARAMS) and seed, early-stopped on the validation
+      customers as training does, then recalibrated as the pipeline does: validation log loss
+      (`ll`), AUC-ovr macro on all validation rows (`auc`) and on the latest cutoff's (`auc_latest`,
+      the one nearest the test cutoff), macro-F1 of the rule tuned and scored on the same rows
+      (`f1_in`, optimistic) and cross-fitted (`f1_cf`: tuned on half of the validation customers,
+      scored on the other half; 2 folds x 3 random halves).
+rule: per way of fitting the class weights: cross-fitted macro-F1 (`crossfit`, 2 folds x 6 halves;
+      `cf_latest` scores only the latest cutoff's rows) and forward (`forward`: tuned on the
+      validation rows of the cutoffs before c, scored at c, for the last three cutoffs). Schemes:
+      `grid` = the 36 x 36 log grid maximum; `smoothN` = the same surface smoothed by a Gaussian of
+      N grid steps (segments.decision.tune_weights(smooth_steps=N)); `last-` = tuned on the latest
+      cutoff's rows only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+from evaluate import DEFAULT_CDNOW, cdnow_plan  # noqa: E402
+from segments import xgb_onnx  # noqa: E402
+from segments.data import load_cdnow  # noqa: E402
+from segments.dataset import build_tables, customer_bucket  # noqa: E402
+from segments.decision import calibrate, decide, fit_calibration, macro_f1, tune_weights  # noqa: E402
+
+
+class Validation:
+    def __init__(self, tables):
+        self.valid = tables.valid
+        self.y = self.valid["label"].to_numpy(np.int64)
+        self.cut = self.valid["cutoff_ms"].to_numpy(np.int64)
+        self.latest = self.cut == int(max(tables.plan.train_cutoffs))
+        self.cids = self.valid["customer_id"]
+
+    def halves(self, n, salt):
+        for s in range(n):
+            b = self.cids.map(lambda c: customer_bucket(c, f"{salt}-{s}")).to_numpy() < 0.5
+            yield b
+            yield ~b
+
+    def calibrated(self, p_raw):
+        return calibrate(p_raw, fit_calibration(p_raw[self.latest], self.y[self.latest], "validation, latest cutoff"))
+
+
+def weights_by(scheme, p, y, cut):
+    if scheme.startswith("last-"):
+        m = cut == cut.max()
+        return weights_by(scheme[5:], p[m], y[m], cut[m])
+    steps = 0.0 if scheme == "grid" else float(scheme[len("smooth"):])
+    return tune_weights(p, y, "tuning", smooth_steps=steps)["weights_list"]
+
+
+def xgb_report(v: Validation, p_raw):
+    p = v.calibrated(p_raw)
+    y = v.y
+    ll = float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1))))
+    cf = [macro_f1(y[~a], decide(p[~a], weights_by("grid", p[a], y[a], v.cut[a]))) for a in v.halves(3, "h1")]
+    return {"ll": ll, "auc": float(roc_auc_score(y, p, multi_class="ovr", average="macro")),
+            "auc_latest": float(roc_auc_score(y[v.latest], p[v.latest], multi_class="ovr", average="macro")),
+            "f1_in": tune_weights(p, y, "x", smooth_steps=0)["validation_macro_f1"]["rule"], "f1_cf": float(np.mean(cf))}
+
+
+def rule_report(v: Validation, p_raw, scheme):
+    p, y, cut = v.calibrated(p_raw), v.y, v.cut
+    cf, cfl = [], []
+    for a in v.halves(6, "h1r"):
+        w = weights_by(scheme, p[a], y[a], cut[a])
+        cf.append(macro_f1(y[~a], decide(p[~a], w)))
+        m = ~a & v.latest
+        cfl.append(macro_f1(y[m], decide(p[m], w)))
+    fw = []
+    for c in sorted(set(cut))[3:]:
+        a = cut < c
+        m = cut == c
+        fw.append(macro_f1(y[m], decide(p[m], weights_by(scheme, p[a], y[a], cut[a]))))
+    return {"crossfit": float(np.mean(cf)), "cf_sd": float(np.std(cf)), "cf_latest": float(np.mean(cfl)),
+            "forward": fw, "fwd_mean": float(np.mean(fw)), "w_all": weights_by(scheme, p, y, cut)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["xgb", "rule"])
+    ap.add_argument("--cdnow", default=str(DEFAULT_CDNOW))
+    ap.add_argument("--configs", default="[{}]", help="JSON list of XGBoost parameter overrides")
+    ap.add_argument("--seeds", default="42")
+    ap.add_argument("--schemes", default="grid,smooth1,smooth2,last-grid,last-smooth1")
+    args = ap.parse_args(argv)
+    ds = load_cdnow(args.cdnow)
+    tables = build_tables(ds, cdnow_plan())
+    v = Validation(tables)
+    X, y = tables.xy("train")
+    Xv, yv = tables.xy("valid")
+    for cfg in json.loads(args.configs):
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            t0 = time.time()
+            booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, params=cfg)
+            p_raw = xgb_onnx.predict_proba(booster, Xv)
+            cfg = {k: info["params"][k] for k in ("max_depth", "min_child_weight")} | cfg  # explicit in the log
+            if args.what == "xgb":
+                print(json.dumps({"cfg": cfg, "seed": seed, "rounds": info["best_iteration"] + 1,
+                                  "sec": round(time.time() - t0), **xgb_report(v, p_raw)}), flush=True)
+            else:
+                for scheme in args.schemes.split(","):
+                    print(json.dumps({"cfg": cfg, "seed": seed, "scheme": scheme, **rule_report(v, p_raw, scheme)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
