@@ -354,6 +354,27 @@ def render(results: dict):
     return text, li_text
 
 
+def further_runs(extra: list) -> list:
+    """Extra runs of the same dataset (reports/transformer_<dataset>_<tag>.json: another seed, another epoch cap):
+    their point log losses and paired verdicts, so the main result's robustness is visible."""
+    if not extra:
+        return []
+    out = ["## Further runs (robustness)", "",
+           "Same data, split and code; each run's own settings. Log loss on the held-out customers and the paired "
+           "verdicts:", ""]
+    for tag, r in extra:
+        b = r["bootstrap"]
+        keys = [k for k in NAMES if k in b and not k.startswith("bgnbd")]
+        out.append(f"**{tag}** (seed {', '.join(map(str, r['seeds']))}, Transformer settings {json.dumps(r['transformer_settings'])}, "
+                   f"run {r['run_at']}): " + "; ".join(f"{NAMES[k]} {b[k]['log_loss']['value']:.4f}" for k in keys) + ".")
+        out += [""] + verdict(r) + [""]
+        out.append("Early stopping: " + "; ".join(f"{NAMES[k]}: {h['epochs_run']} epochs (best validation loss "
+                                                   f"{h['best_valid_loss']:.4f})" for k, h in r["histories"].items()
+                                                   if "epochs_run" in h) + ".")
+        out.append("")
+    return out
+
+
 def story():
     """The hidden-state part of the generative story, from segments.lineitems' constants (not typed by hand)."""
     from segments import lineitems as L
@@ -409,7 +430,7 @@ def render_lineitems(r):
         "## Results (held-out customers)", "", table(r), "", paired_table(r), "",
         "Held-out log loss by history length:", "", sub_table(r), "",
         f"BG/NBD (weeks): {json.dumps(r['bgnbd']['params'])}.", "",
-        "## Verdict on this dataset", ""] + verdict(r) + ["", run_facts(r), ""])
+        "## Verdict on this dataset", ""] + verdict(r) + ["", run_facts(r), ""] + further_runs(r.get("_extra", [])))
 
 
 def main(argv=None):
@@ -427,18 +448,23 @@ def main(argv=None):
                     f"(all: {ALL_VARIANTS}; the oracle only on generated data)")
     ap.add_argument("--out", default=str(REPORTS))
     ap.add_argument("--render-only", action="store_true")
+    ap.add_argument("--tag", help="write transformer_<dataset>_<tag>.json: a further run (another seed or cap) that the "
+                    "report lists under 'Further runs' beside the main one")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.render_only:
         for name in [d for d in args.datasets.split(",") if d]:
             r = run(name, args)
-            (out / f"transformer_{name}.json").write_text(json.dumps(r, indent=1, default=float) + "\n")
+            tag = f"_{args.tag}" if args.tag else ""
+            (out / f"transformer_{name}{tag}.json").write_text(json.dumps(r, indent=1, default=float) + "\n")
     results = {}
     for name in ("lineitems", "cdnow"):
         p = out / f"transformer_{name}.json"
         if p.exists():
             results[name] = json.loads(p.read_text())
+            results[name]["_extra"] = [(q.stem[len(f"transformer_{name}_"):], json.loads(q.read_text()))
+                                       for q in sorted(out.glob(f"transformer_{name}_*.json"))]
     text, li = render(results)
     (out / "transformer.md").write_text(text)
     if li:
