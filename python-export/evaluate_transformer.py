@@ -453,8 +453,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    names = [d for d in args.datasets.split(",") if d]
+    bad = [d for d in names if d not in TRAINING]
+    if bad:
+        ap.error(f"unknown dataset {', '.join(bad)} (known: {', '.join(TRAINING)})")
     if not args.render_only:
-        for name in [d for d in args.datasets.split(",") if d]:
+        for name in names:
             r = run(name, args)
             tag = f"_{args.tag}" if args.tag else ""
             (out / f"transformer_{name}{tag}.json").write_text(json.dumps(r, indent=1, default=float) + "\n")
