@@ -332,6 +332,9 @@ def render(results: dict):
     if li:
         out += ["**Generated line-item log** (synthetic, built to contain item structure; [lineitems.md](lineitems.md)):", ""] \
             + verdict(li) + [""]
+        for tag, r in li.get("_extra", []):
+            out += [f"Further run **{tag}** (seed {', '.join(map(str, r['seeds']))}, Transformer settings "
+                    f"{json.dumps(r['transformer_settings'])}):", ""] + verdict(r) + [""]
     out += ["Reading: a row says *better* only when the 95 % paired-bootstrap interval of the per-customer log-loss "
             "difference lies below 0. See the conclusion in the README's model section and the "
             "`transformer-segment` card (`models/README.md`).", ""]
