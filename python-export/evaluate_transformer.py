@@ -329,6 +329,9 @@ def render(results: dict):
     out += ["## Verdict", ""]
     if cd:
         out += ["**CDNOW** (real data, one row per order: date, number of CDs, amount):", ""] + verdict(cd) + [""]
+        for tag, r in cd.get("_extra", []):
+            out += [f"Further CDNOW run **{tag}** (seed {', '.join(map(str, r['seeds']))}, Transformer settings "
+                    f"{json.dumps(r['transformer_settings'])}):", ""] + verdict(r) + [""]
     if li:
         out += ["**Generated line-item log** (synthetic, built to contain item structure; [lineitems.md](lineitems.md)):", ""] \
             + verdict(li) + [""]
@@ -347,10 +350,11 @@ def render(results: dict):
                 "carry as log amount − log items, and the item aggregates reduce to the last order's line count and "
                 "unit-price trend; this run therefore trains only the served Transformer and the full variant (item tokens "
                 "+ next-orders head), whose new part on CDNOW is the next-orders head. The served Transformer row is the "
-                "same model as cdnow.md's (same plan, batch, learning rate and seed; best epoch 2 in both).", "", tables_line(cd), "", table(cd), "", paired_table(cd), "",
+                "same model as cdnow.md's (same plan, batch, learning rate and seed; best epoch 2 in both)."
+                + (" Further runs (below) add other variants." if cd.get("_extra") else ""), "", tables_line(cd), "", table(cd), "", paired_table(cd), "",
                 "Held-out log loss by history length:", "", sub_table(cd), "",
                 f"BG/NBD (weeks) fitted on the training customers' orders before T: {json.dumps(cd['bgnbd']['params'])}.", "",
-                run_facts(cd), ""]
+                run_facts(cd), ""] + further_runs(cd.get("_extra", []))
     out += ["Full numbers: `transformer_cdnow.json`, `transformer_lineitems.json`."]
     text = "\n".join(out) + "\n"
     li_text = render_lineitems(li) if li else None
