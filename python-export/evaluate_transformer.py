@@ -298,7 +298,7 @@ def run_facts(r):
     la1 = "/".join(f"{v:.1f}" for v in r["load_average_end"])
     hist = "; ".join(f"{NAMES[k]}: {h['epochs_run']} epochs (best validation loss {h['best_valid_loss']:.4f})"
                      for k, h in r["histories"].items() if "epochs_run" in h)
-    return (f"Run {r['run_at']} on the shared 2-core machine (load average {la0} at the start, {la1} at the end; "
+    return (f"Run finished {r['run_at']} on the shared 2-core machine (load average {la0} at the start, {la1} at the end; "
             f"wall times are disturbed, CPU times less so): {s}. Whole run {r['total_cpu_seconds']:.0f} s CPU, "
             f"{r['total_wall_seconds']:.0f} s wall. Seeds {', '.join(map(str, r['seeds']))}; intervals from "
             f"{r['bootstrap_resamples']} bootstrap resamples of the held-out customers (seed {r['seeds'][0]}). "
@@ -373,7 +373,7 @@ def further_runs(extra: list) -> list:
         b = r["bootstrap"]
         keys = [k for k in NAMES if k in b and not k.startswith("bgnbd")]
         out.append(f"**{tag}** (seed {', '.join(map(str, r['seeds']))}, Transformer settings {json.dumps(r['transformer_settings'])}, "
-                   f"run {r['run_at']}): " + "; ".join(f"{NAMES[k]} {b[k]['log_loss']['value']:.4f}" for k in keys) + ".")
+                   f"finished {r['run_at']}): " + "; ".join(f"{NAMES[k]} {b[k]['log_loss']['value']:.4f}" for k in keys) + ".")
         out += [""] + verdict(r) + [""]
         out.append("Early stopping: " + "; ".join(f"{NAMES[k]}: {h['epochs_run']} epochs (best validation loss "
                                                    f"{h['best_valid_loss']:.4f})" for k, h in r["histories"].items()
