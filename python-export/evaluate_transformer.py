@@ -355,7 +355,9 @@ def render(results: dict):
                 "Held-out log loss by history length:", "", sub_table(cd), "",
                 f"BG/NBD (weeks) fitted on the training customers' orders before T: {json.dumps(cd['bgnbd']['params'])}.", "",
                 run_facts(cd), ""] + further_runs(cd.get("_extra", []))
-    out += ["Full numbers: `transformer_cdnow.json`, `transformer_lineitems.json`."]
+    files = [f"`transformer_{n}.json`" for n in results] + [f"`transformer_{n}_{t}.json`" for n, r in results.items()
+                                                          for t, _ in r.get("_extra", [])]
+    out += ["Full numbers (per-seed points, histories, timings, BG/NBD fits): " + ", ".join(files) + "."]
     text = "\n".join(out) + "\n"
     li_text = render_lineitems(li) if li else None
     return text, li_text
