@@ -512,6 +512,9 @@ def render(ds, tables, summ, plan, seeds, args, boot, per_seed, details, bg_info
 |---|---|---|
 """ + "\n".join(f"| {k} | {v[0]} | {v[1]} |" for k, v in TRANSFORMER_SETTINGS.items()) + """
 | architecture | 2 layers, d = 32, 4 heads, last 32 orders + MLP over the tabular features | train.py's (the shipped transformer-segment); not tuned on CDNOW |
+
+Whether the Transformer earns its place — with item-level order tokens, a next-orders head, and on a generated
+line-item log: [transformer.md](transformer.md) (`evaluate_transformer.py`).
 """
     cal_lines = ["| model | temperature | log prior shift (lapsing/active/high_value) | validation log loss before → after | fitted on |",
                  "|---|---|---|---|---|"]

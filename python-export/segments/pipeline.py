@@ -335,6 +335,7 @@ def write_model(kind, fitted, res, tables: Tables, ds: Dataset, out_dir: Path, g
     }
     if kind == "transformer":
         card["sequence"] = SPEC["sequence"]
+        card["role"] = transformer.ROLE
     if kind == "xgboost":
         card["onnx"]["node_cover"] = ("nodes_hitrates of the TreeEnsembleClassifier holds each node's cover "
                                       "(XGBoost sum_hessian), ignored by inference, read by the API's TreeSHAP.")
