@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     console.log(
       `${summary.outcome === 'finished' ? 'Scored' : 'Interrupted after'} ${fmt(summary.scored)} customers (${what}${summary.resumed ? ', resumed' : ''}; ` +
         `${fmt(summary.runScored)} in the run) in ${summary.seconds.toFixed(1)} s: ${fmt(summary.rate)} customers/s, ${summary.pages} pages` +
-        ` (${summary.pipelined ? 'pipelined, ' : ''}${summary.writer === 'copy' ? 'COPY + merge' : 'unnest upsert'})` +
+        ` (${summary.pipelined ? 'pipelined, ' : ''}${summary.writer === 'copy' ? `COPY: ${fmt(summary.directPages)} pages straight in, ${fmt(summary.pages - summary.directPages)} merged` : 'unnest upsert'})` +
         `; ${describeTimings(summary.timings, summary.seconds)}; peak RSS ${mb(peakRss)}.`,
     );
     if (summary.outcome === 'interrupted') {
