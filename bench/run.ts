@@ -30,6 +30,7 @@ import { featuresForCustomers } from '../src/features/index.js';
 import { createTreeShapExplainer } from '../src/inference/explain/index.js';
 import { buildFeeds, type ModelRow } from '../src/inference/tensors.js';
 import { createScoring } from '../src/scoring/setup.js';
+import { processCpuSeconds, samplePostgresCpu } from './cpu.js';
 import { IMPORT_END, IMPORT_START, importBench, importSection } from './import.js';
 import { explanationSection, treeShapBeforeAfter, trivialUnderExplanations, type UnderLoad } from './explain-pool.js';
 import { boundOf, customerIds, freePort, gql, load, loadFetch, processCpuSeconds, samplePostgresCpu, serviceCounters, startApi as startApiOn, startChild, withCpu, type Child, type LoadResult } from './serving.js';

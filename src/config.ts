@@ -43,6 +43,8 @@ const schema = z.object({
   MODELS_DIR: z.string().min(1).default('models'),
   DEFAULT_MODEL: z.string().min(1).default('xgboost-segment'),
   ORT_EXECUTION_PROVIDERS: z.string().regex(/^\s*(cuda|cpu)\s*(,\s*(cuda|cpu)\s*)*$/i, 'must be a comma-separated list of cuda, cpu').default('cuda,cpu'),
+  /** ONNX Runtime intra-op threads per session; unset = ORT's default (one per core), except batch scoring (1). */
+  ORT_INTRA_OP_THREADS: intIn(1, 64).optional(),
   INFERENCE_BATCHING: z.enum(['on', 'off']).default('on'),
   INFERENCE_MAX_BATCH_SIZE: intIn(1, 1_000_000).optional(),
   INFERENCE_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(60_000).optional(),

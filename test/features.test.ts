@@ -16,7 +16,7 @@ import {
   assertSpecMatches,
 } from '../src/features/spec.js';
 import { computeFeatures, computeSequence, type PaidOrder } from '../src/features/compute.js';
-import { featureQueryCount, featuresForCustomers, loadFeatureInputs } from '../src/features/load.js';
+import { featureQueryCount, featuresForCustomers, loadFeatureInputs, loadFeatureInputsPage } from '../src/features/load.js';
 import { importFiles } from '../src/ingest/import.js';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/databases.js';
 
@@ -377,6 +377,27 @@ describe.each(databaseKinds)('features from the database (%s)', (kind) => {
       expect(after.features[FEATURE_INDEX.monetary_max]).toBeNaN();
     } finally {
       await t.db.prisma.order.deleteMany({ where: { externalId: 'no-amount' } });
+    }
+  });
+
+  it('orders at the same instant come in code-point order of externalId, whatever order they were stored in', async () => {
+    const asOf = new Date('2025-07-01T00:00:00.000Z');
+    const customerId = idOf.get('fx-0003')!;
+    const at = new Date(asOf.getTime() - 3 * DAY_MS);
+    // U+1F600 is above U+FF5E in code points, below it in UTF-16 units (JavaScript's `<`).
+    const stored = ['tie-b', 'tie-\u{1F600}', 'tie-\u{FF5E}', 'tie-a'];
+    for (const externalId of stored) {
+      await t.db.prisma.order.create({ data: { customerId, externalId, amount: '1.00', itemCount: 1, currency: 'EUR', orderedAt: at } });
+    }
+    try {
+      const inputs = await loadFeatureInputs(t.db, [customerId], asOf);
+      const ties = inputs.get(customerId)!.paidOrders.filter((o) => o.orderedAtMs === at.getTime()).map((o) => o.externalId);
+      expect(ties).toEqual(['tie-a', 'tie-b', 'tie-\u{FF5E}', 'tie-\u{1F600}']);
+      const page = await loadFeatureInputsPage(t.db, { after: null, limit: 100_000 }, asOf);
+      const same = page.inputs[page.ids.indexOf(customerId)].paidOrders.filter((o) => o.orderedAtMs === at.getTime()).map((o) => o.externalId);
+      expect(same).toEqual(ties);
+    } finally {
+      await t.db.prisma.order.deleteMany({ where: { externalId: { in: stored } } });
     }
   });
 

@@ -118,12 +118,34 @@ describe('dates, echoed values and file inspection', () => {
 describe.each(databaseKinds)('importFiles on %s', (kind) => {
   let t: TestDatabase;
   const counts = async () => ({ customers: await t.db.prisma.customer.count(), orders: await t.db.prisma.order.count() });
+  // The indexes and foreign keys of the tables an import fills (a first import rebuilds them).
+  const catalog = () =>
+    t.db.prisma.$queryRaw<{ def: string }[]>`
+      SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indrelid IN ('"Customer"'::regclass, '"Order"'::regclass)
+      UNION ALL
+      SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid IN ('"Customer"'::regclass, '"Order"'::regclass)
+      ORDER BY 1`;
+
+  const secondaryIndexes = async () =>
+    (
+      await t.db.prisma.$queryRaw<{ oid: number }[]>`
+        SELECT indexrelid::int AS oid FROM pg_index WHERE indrelid IN ('"Customer"'::regclass, '"Order"'::regclass) AND NOT indisprimary ORDER BY 1`
+    ).map((r) => r.oid);
 
   beforeAll(async () => {
     t = await createTestDatabase(kind);
   });
   afterAll(async () => {
     await t?.drop();
+  });
+
+  it('a dry run into empty tables leaves their indexes and foreign keys as they were', async () => {
+    const before = await catalog();
+    expect(before.length).toBeGreaterThan(8);
+    const s = await importFiles(t.db, { orders: fx('orders.csv'), customers: fx('customers.csv'), dryRun: true });
+    expect(s).toMatchObject({ dryRun: true, customersInserted: 4, ordersInserted: 6 });
+    expect(await counts()).toEqual({ customers: 0, orders: 0 });
+    expect(await catalog()).toEqual(before);
   });
 
   it('refuses a file with bad rows, listing every one with its line, and writes nothing', async () => {
@@ -151,7 +173,13 @@ describe.each(databaseKinds)('importFiles on %s', (kind) => {
   });
 
   it('imports a good CSV pair, then re-imports it as a no-op', async () => {
+    const before = await catalog();
+    const oids = await secondaryIndexes();
     const s = await importFiles(t.db, { orders: fx('orders.csv'), customers: fx('customers.csv') });
+    // Into empty tables: their secondary indexes and foreign keys were dropped and rebuilt (new
+    // index objects, the same definitions).
+    expect(await catalog()).toEqual(before);
+    expect((await secondaryIndexes()).filter((oid) => oids.includes(oid))).toEqual([]);
     expect(s).toMatchObject({
       format: 'csv',
       customerRowsRead: 4,

@@ -52,6 +52,8 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
   it('writes one row per customer equal to a fresh inference of the same features', async () => {
     const summary = await scoreCustomers(t.db, scoring, { asOf, pageSize: 64 });
     expect(summary).toMatchObject({ outcome: 'finished', scored: CUSTOMERS, runScored: CUSTOMERS, pages: 4, resumed: false, model: 'xgboost-segment' });
+    // No score existed: on PostgreSQL every page is COPYed straight into "CustomerScore".
+    expect(summary.directPages).toBe(kind === 'postgresql' ? 4 : 0);
     const rows = await stored();
     expect(rows.map((r) => r.customerId).sort()).toEqual(customerIds);
 
@@ -119,7 +121,7 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
   it('--restart scores everything again in a new run', async () => {
     const before = new Map((await stored()).map((r) => [r.customerId, r]));
     const summary = await scoreCustomers(t.db, scoring, { asOf, pageSize: 100, restart: true });
-    expect(summary).toMatchObject({ outcome: 'finished', scored: CUSTOMERS, resumed: false });
+    expect(summary).toMatchObject({ outcome: 'finished', scored: CUSTOMERS, resumed: false, directPages: 0 }); // every row existed: merged
     const rows = await stored();
     expect(rows).toHaveLength(CUSTOMERS);
     for (const r of rows) {
@@ -145,9 +147,10 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
     // No separate ids query: the feature query is the page.
     expect(small.featureQueries).toBe(11);
     expect(large.featureQueries).toBe(6);
-    // PostgreSQL: BEGIN, COPY into the staging table, the merge, COMMIT; PGlite: one unnest upsert.
+    // PostgreSQL (the rows exist: merged): BEGIN, the guard, COPY into the staging table, the merge,
+    // COMMIT; PGlite: one unnest upsert.
     expect(small.writer).toBe(kind === 'postgresql' ? 'copy' : 'unnest');
-    const writesPerPage = kind === 'postgresql' ? 4 : 1;
+    const writesPerPage = kind === 'postgresql' ? 5 : 1;
     for (const m of [small, large]) expect(m.statements).toBe(m.pages + 1 + writesPerPage * m.pages);
     // Through Prisma: on PGlite the feature query and the upsert per page (on PostgreSQL both go
     // through node-postgres), plus a constant few.
@@ -199,6 +202,38 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
     await expect(scoreCustomers(t.db, scoring, { model: 'nope' })).rejects.toThrow(UnknownModelError);
     await expect(scoreCustomers(t.db, scoring, { model: 'nope' })).rejects.toThrow(/logistic-segment, transformer-segment, xgboost-segment/);
     await expect(scoreCustomers(t.db, scoring, { pageSize: 0 })).rejects.toThrow(ScoreOptionsError);
+  });
+
+  it.runIf(kind === 'postgresql')('a page COPYed straight in that meets a row written meanwhile is merged instead', async () => {
+    // Another writer holds an uncommitted logistic-segment row of the first customer: the page's
+    // check does not see it, its COPY waits on it and fails on the key once it commits.
+    const other = await t.db.pgPool!.connect();
+    let scoring$: Promise<ScoreSummary> | undefined;
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO "CustomerScore" ("customerId", "model", "modelVersion", "segment", "probability", "probabilities", "asOf", "scoredAt", "runId")
+         VALUES ($1, 'logistic-segment', 'x', 'active', 0.5, '{}', now(), now(), 0)`,
+        [customerIds[0]],
+      );
+      scoring$ = scoreCustomers(t.db, scoring, { model: 'logistic-segment', asOf, pageSize: CUSTOMERS });
+      scoring$.catch(() => {});
+      // Wait until the scorer's COPY is blocked on the other writer's row lock (asked on another
+      // connection: inside a transaction pg_stat_activity stays as it was when first read).
+      for (;;) {
+        const { rows } = await t.db.pgPool!.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY "CustomerScore"%'`);
+        if (rows.length > 0) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      await other.query('COMMIT');
+    } finally {
+      other.release();
+    }
+    const summary = await scoring$!;
+    expect(summary).toMatchObject({ outcome: 'finished', scored: CUSTOMERS, pages: 1, directPages: 0 });
+    const rows = await stored('logistic-segment');
+    expect(rows).toHaveLength(CUSTOMERS);
+    for (const r of rows) expect(r.runId).toBe(summary.runId);
   });
 
   it('removes a customer\'s scores with the customer (cascade)', async () => {

@@ -27,6 +27,8 @@ export class ProviderSelector {
   constructor(
     readonly preference: ProviderName[],
     private readonly onFallback: (from: ProviderName, to: ProviderName, reason: string) => void,
+    /** Options every session gets (e.g. intraOpNumThreads); a call's own options win. */
+    private readonly defaults: ort.InferenceSession.SessionOptions = {},
   ) {}
 
   /** Creates a session on the first provider that works; returns it with the provider used. */
@@ -39,7 +41,7 @@ export class ProviderSelector {
         continue;
       }
       try {
-        const session = await ort.InferenceSession.create(model, { ...options, executionProviders: [provider] });
+        const session = await ort.InferenceSession.create(model, { ...this.defaults, ...options, executionProviders: [provider] });
         return { session, provider };
       } catch (err) {
         const reason = firstLine(err);

@@ -11,6 +11,8 @@
 //     repeated customer ids and emails, emails owned by another customer, orders whose customer is
 //     neither in the customers file nor in the database, an order id repeated with other content
 //     or already in the database with other content (as recordOrder's IDEMPOTENCY_CONFLICT).
+//     A merge into an empty table (a first import) drops that table's secondary indexes and
+//     foreign keys and rebuilds them after the insert, in the same transaction (staging.ts, bulkLoad).
 //     Without a customers file (e.g. CDNOW) unknown customers get a placeholder name
 //     (`Customer <id>`) and createdAt = their first order time.
 //  4. Any error: ImportError, the transaction rolls back, the database is untouched (kill -9 too:
@@ -59,6 +61,7 @@ import {
   CUSTOMER_STAGING_COLUMNS,
   LINE_COLUMNS,
   buildOrders,
+  bulkLoad,
   conflictsInFile,
   conflictsWithDatabase,
   createStaging,
@@ -506,7 +509,11 @@ export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOpt
     // Merge: customers (from the file, or placeholders for ids not yet in the database), then orders.
     const merging = progressTicker(options, 'inserting customers', customersName ?? ordersName);
     merging.begin();
-    const merged = options.customers ? await insertStagedCustomers(sql, startMs) : await insertPlaceholderCustomers(sql, startMs);
+    // Into an empty table: without its secondary indexes and foreign keys, rebuilt afterwards (bulkLoad).
+    const customersBulk = await bulkLoad(sql, 'Customer');
+    const into = customersBulk ? 'empty' : 'merge';
+    const merged = options.customers ? await insertStagedCustomers(sql, startMs, into) : await insertPlaceholderCustomers(sql, startMs, into);
+    await customersBulk?.rebuild();
     summary.customersInserted = merged.inserted;
     if (!options.customers) summary.placeholderCustomers = merged.inserted;
     // Customers referenced by orders but only existing in the database count as existing too.
@@ -517,7 +524,9 @@ export async function importFiles(db: Pick<Database, 'bulk'>, options: ImportOpt
     // The set-based insert is one statement: say that it has begun, or a terminal shows nothing
     // until it is over (and the phase's line would only appear just before the commit).
     inserting.begin();
-    summary.ordersInserted = await insertStagedOrders(sql, built.orders, startMs);
+    const ordersBulk = await bulkLoad(sql, 'Order');
+    summary.ordersInserted = await insertStagedOrders(sql, built.orders, startMs, ordersBulk ? 'empty' : 'merge');
+    await ordersBulk?.rebuild();
     inserting.finished(summary.ordersInserted);
     summary.ordersExisting = summary.ordersInFile - summary.ordersInserted;
     step('orders merge');

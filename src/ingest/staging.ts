@@ -271,6 +271,14 @@ export function uuidV7(startMs: number, n: string): string {
           || lpad(to_hex(((${n} & 262143) << 30) | floor(random() * 1073741824)::bigint), 12, '0'))::uuid`;
 }
 
+/**
+ * 'merge': rows whose externalId exists are skipped (ON CONFLICT DO NOTHING); 'empty': the table
+ * is empty and locked (bulkLoad), and the staged rows have distinct ids (the checks refused
+ * repeats), so nothing can conflict — and the unique index ON CONFLICT needs is not there yet.
+ */
+export type Into = 'merge' | 'empty';
+const onConflict = (into: Into) => (into === 'merge' ? 'ON CONFLICT ("externalId") DO NOTHING' : '');
+
 export interface CustomerMerge {
   /** Customer rows considered: customers-file rows, or the distinct customers of the orders. */
   rows: number;
@@ -284,7 +292,7 @@ export interface CustomerMerge {
  * created_at, when the file has none, is the customer's first order in the file (only those
  * customers' lines are aggregated: a file with created_at everywhere costs no GROUP BY).
  */
-export async function insertStagedCustomers(sql: ImportSql, startMs: number): Promise<CustomerMerge> {
+export async function insertStagedCustomers(sql: ImportSql, startMs: number, into: Into = 'merge'): Promise<CustomerMerge> {
   const inserted = await sql.execute(`
     INSERT INTO "Customer" ("id", "externalId", "name", "email", "gender", "birthDate", "country", "createdAt", "updatedAt")
     SELECT ${uuidV7(startMs, '(row_number() OVER (ORDER BY c.line))')}, c.eid, c.name, c.email, c.gender, c.birth, c.country, COALESCE(c.created, f.first_at, CURRENT_TIMESTAMP), CURRENT_TIMESTAMP
@@ -292,7 +300,7 @@ export async function insertStagedCustomers(sql: ImportSql, startMs: number): Pr
     LEFT JOIN (SELECT ceid, min(at) AS first_at FROM import_line
                WHERE ceid IN (SELECT eid FROM import_customer WHERE created IS NULL) GROUP BY ceid) f ON f.ceid = c.eid
     ORDER BY c.line
-    ON CONFLICT ("externalId") DO NOTHING`);
+    ${onConflict(into)}`);
   const [r] = await sql.query<{ rows: number; referenced: number }>(
     `SELECT (SELECT count(*) FROM import_customer)::integer AS rows,
             (SELECT count(DISTINCT l.ceid) FROM import_line l WHERE NOT EXISTS (SELECT 1 FROM import_customer c WHERE c.eid = l.ceid))::integer AS referenced`,
@@ -301,12 +309,12 @@ export async function insertStagedCustomers(sql: ImportSql, startMs: number): Pr
 }
 
 /** Orders-only imports: a placeholder customer (`Customer <id>`, created at its first order) per unknown id. */
-export async function insertPlaceholderCustomers(sql: ImportSql, startMs: number): Promise<CustomerMerge> {
+export async function insertPlaceholderCustomers(sql: ImportSql, startMs: number, into: Into = 'merge'): Promise<CustomerMerge> {
   const inserted = await sql.execute(
     `INSERT INTO "Customer" ("id", "externalId", "name", "createdAt", "updatedAt")
      SELECT ${uuidV7(startMs, '(row_number() OVER (ORDER BY min(line)))')}, ceid, $1 || ceid, min(at), CURRENT_TIMESTAMP
      FROM import_line GROUP BY ceid ORDER BY min(line)
-     ON CONFLICT ("externalId") DO NOTHING`,
+     ${onConflict(into)}`,
     [placeholderName('')],
   );
   const [r] = await sql.query<{ rows: number }>(`SELECT count(DISTINCT ceid)::integer AS rows FROM import_line`);
@@ -317,11 +325,55 @@ export async function insertPlaceholderCustomers(sql: ImportSql, startMs: number
  * Inserts the orders into "Order" (identical existing orders are skipped); returns how many were
  * new. In (customer, time) order, the order of the (customerId, orderedAt, id) index.
  */
-export async function insertStagedOrders(sql: ImportSql, orders: string, startMs: number): Promise<number> {
+export async function insertStagedOrders(sql: ImportSql, orders: string, startMs: number, into: Into = 'merge'): Promise<number> {
   return sql.execute(`
     INSERT INTO "Order" ("id", "customerId", "externalId", "orderedAt", "amount", "itemCount", "currency", "status", "amountKnown")
     SELECT ${uuidV7(startMs, '(row_number() OVER (ORDER BY c."id", i.at, i.line))')}, c."id", i.eid, i.at, COALESCE(i.amount, 0), i.items::integer, i.currency, i.status::"OrderStatus", i.amount IS NOT NULL
     FROM ${orders} i JOIN "Customer" c ON c."externalId" = i.ceid
     ORDER BY c."id", i.at, i.line
-    ON CONFLICT ("externalId") DO NOTHING`);
+    ${onConflict(into)}`);
+}
+
+/** A table being bulk-loaded without its secondary indexes and foreign keys (see bulkLoad). */
+export interface BulkLoad {
+  /** Recreates the indexes (each built in one sort) and the foreign keys (each checked in one join). */
+  rebuild(): Promise<void>;
+}
+
+/**
+ * A merge into an EMPTY table (a first import) inserts far faster without the table's secondary
+ * indexes and foreign keys: maintained row by row, the order merge spends most of its time on
+ * random B-tree inserts and a foreign-key look-up (and row lock) per order. So when `table` is
+ * empty, it is locked (ACCESS EXCLUSIVE, to the end of the import's transaction: the API's queries
+ * on it wait — the table is empty, there is nothing to serve yet), its secondary indexes (not the
+ * primary key or indexes behind constraints) and its foreign keys are dropped, and rebuild() puts
+ * them back from their catalogue definitions after the insert — inside the same transaction, so a
+ * failed or killed import rolls the drops back with everything else. A rebuilt unique index or
+ * foreign key that does not hold fails the import as the row-by-row checks would have. Returns
+ * null (nothing changed, no lock taken) when the table has rows.
+ */
+export async function bulkLoad(sql: ImportSql, table: 'Customer' | 'Order'): Promise<BulkLoad | null> {
+  const empty = async () => (await sql.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM "${table}") AS empty`))[0].empty;
+  if (!(await empty())) return null;
+  await sql.execute(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
+  if (!(await empty())) return null; // rows committed between the look and the lock: the usual merge
+  const indexes = await sql.query<{ name: string; def: string }>(
+    `SELECT quote_ident(c.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
+     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = '"${table}"'::regclass AND NOT i.indisprimary
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+     ORDER BY c.relname`,
+  );
+  const keys = await sql.query<{ name: string; def: string }>(
+    `SELECT quote_ident(conname) AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+     WHERE conrelid = '"${table}"'::regclass AND contype = 'f' ORDER BY conname`,
+  );
+  for (const k of keys) await sql.execute(`ALTER TABLE "${table}" DROP CONSTRAINT ${k.name}`);
+  for (const i of indexes) await sql.execute(`DROP INDEX ${i.name}`);
+  return {
+    async rebuild() {
+      for (const i of indexes) await sql.execute(i.def);
+      for (const k of keys) await sql.execute(`ALTER TABLE "${table}" ADD CONSTRAINT ${k.name} ${k.def}`);
+    },
+  };
 }

@@ -5,10 +5,11 @@
 // Keyset pages by Customer.id, two statements' worth of work per page:
 //   1. the page itself: loadFeatureInputsPage — the feature query pages on its own
 //      (`WHERE id > $last ORDER BY id LIMIT $n`), no separate ids query;
-//   2. the writes, one short transaction: on PostgreSQL the page's scores are COPYed (pg-copy-streams)
+//   2. the writes, one short transaction: on PostgreSQL it starts by advancing the run's (or the id
+//      range's) keyset position — only if nobody else moved it — then the page's scores are COPYed
+//      (pg-copy-streams) straight into "CustomerScore" when none of the page's rows exists yet, else
 //      into a temporary staging table and merged by ONE set-based INSERT … SELECT … ON CONFLICT DO
-//      UPDATE whose CTE also advances the run's (or the id range's) keyset position — only if
-//      nobody else moved it. The embedded database (PGlite, in-process or through its owner's
+//      UPDATE (copyWriter). The embedded database (PGlite, in-process or through its owner's
 //      socket) has no COPY FROM STDIN through Prisma, so there the same merge reads the page from
 //      unnest() of text arrays in one statement.
 // The columns written are one list (SCORE_COLUMNS): a new "CustomerScore" column is one entry
@@ -124,6 +125,8 @@ export interface ScoreSummary {
   writer: WriterKind;
   /** SQL statements sent by this invocation for its pages (reads and writes, including BEGIN/COMMIT). */
   statements: number;
+  /** Pages COPYed straight into "CustomerScore" (none of their rows existed); the rest were merged. */
+  directPages: number;
 }
 
 export class ScoreRunConflictError extends Error {
@@ -283,6 +286,8 @@ export interface PageWriter {
   readonly kind: WriterKind;
   /** Statements sent so far. */
   statements: number;
+  /** Pages COPYed straight into "CustomerScore" (no row of theirs existed yet); the others were merged. */
+  directPages: number;
   /** Writes the page if `guard` lets it; returns the rows written (page.ids.length, or 0 when refused). */
   write(page: ScoredPage, guard: PageGuard, previous: string | null, run: RunConstants): Promise<number>;
   /** Runs a small statement on the writer's connection (outside a page). */
@@ -300,52 +305,106 @@ const STAGE = 'cia_score_stage';
 
 class GuardRefused extends Error {}
 
-/** PostgreSQL: COPY the page into a temporary staging table, then one merge (a dedicated connection). */
+/**
+ * PostgreSQL (a dedicated connection), one transaction per page that starts with the page's guard
+ * (advances the run's or range's position; refused = nothing written), which also says whether any
+ * row of this model already exists in the page's id range:
+ *   - none (a first run, new customers): the page is COPYed straight into "CustomerScore", the
+ *     run's constants on every line — no staging table, no INSERT … SELECT, no conflict handling;
+ *   - some (re-scoring): COPY into a temporary staging table, then one set-based
+ *     INSERT … SELECT … ON CONFLICT DO UPDATE.
+ * Either way the page's rows and the position commit together. Should rows appear between the
+ * check and the COPY (another run of the same model writing the same customers), the COPY fails on
+ * the primary key and the page is written again through the merge.
+ */
 async function copyWriter(pool: pg.Pool): Promise<PageWriter> {
   const client = await pool.connect();
   const columns = SCORE_COLUMNS.map((c) => `${quoted(c.name)} ${c.type}`).join(', ');
   // Temporary: never WAL-logged, private to this connection, emptied by every commit.
   await client.query(`CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} (${columns}) ON COMMIT DELETE ROWS`);
   const copySql = `COPY ${STAGE} (${SCORE_COLUMNS.map((c) => quoted(c.name)).join(', ')}) FROM STDIN`;
+  const constants = ['model', 'modelVersion', 'asOf', 'scoredAt', 'runId'];
+  const directSql = `COPY "CustomerScore" (${[...SCORE_COLUMNS.map((c) => c.name), ...constants].map(quoted).join(', ')}) FROM STDIN`;
   const source = raw(STAGE);
   const sourceColumns = SCORE_COLUMNS.map((c) => `${STAGE}.${quoted(c.name)}`);
   let broken = false;
+  const copy = (text: string, statement: string) => pipeline(Readable.from([Buffer.from(text)]), client.query(copyFrom(statement)));
+  const query = (statement: Prisma.Sql) => client.query(statement.text, statement.values as unknown[]);
+
+  /** The page's columns as COPY lines; `suffix` (the run's constants, tab-led) ends every line. */
+  function lines(page: ScoredPage, suffix: string): string {
+    let text = '';
+    for (let i = 0; i < page.ids.length; i++) {
+      for (let c = 0; c < SCORE_COLUMNS.length; c++) text += (c ? '\t' : '') + copyText(SCORE_COLUMNS[c].value(page, i));
+      text += `${suffix}\n`;
+    }
+    return text;
+  }
+
+  /** One transaction; 'direct' when the COPY into "CustomerScore" hit an existing row (rolled back). */
+  async function attempt(page: ScoredPage, guard: PageGuard, previous: string | null, run: RunConstants, merge: boolean): Promise<number | 'conflict'> {
+    const n = page.ids.length;
+    const first = page.ids[0];
+    const last = page.ids[n - 1];
+    const g = guard(previous, last, n);
+    try {
+      await client.query('BEGIN');
+      const [row] = (
+        await query(sql`
+          WITH ${g.cte}
+          SELECT g."id", to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "now",
+                 EXISTS (SELECT 1 FROM "CustomerScore" s
+                          WHERE s."model" = ${run.model} AND s."customerId" >= ${first}::uuid AND s."customerId" <= ${last}::uuid) AS "taken"
+          FROM g`)
+      ).rows as { id: number; now: string; taken: boolean }[];
+      let ok = row !== undefined;
+      if (ok && (merge || row.taken)) {
+        await copy(lines(page, ''), copySql);
+        const result = await query(mergeSql(sql`g AS (SELECT ${run.runId}::int AS "id")`, source, sourceColumns, run));
+        writer.statements += 2;
+        ok = result.rowCount === n;
+      } else if (ok) {
+        const suffix = ['', run.model, run.modelVersion, run.asOfIso, row.now, String(row.id)].map((v, i) => (i ? copyText(v) : v)).join('\t');
+        try {
+          await copy(lines(page, suffix), directSql);
+        } catch (err) {
+          if ((err as { code?: string }).code !== '23505') throw err;
+          await client.query('ROLLBACK');
+          writer.statements += 4;
+          return 'conflict';
+        }
+        writer.statements += 1;
+        writer.directPages += 1;
+      }
+      writer.statements += 2; // BEGIN and the guard
+      if (ok && g.after) {
+        writer.statements += 1;
+        ok = (await query(g.after)).rowCount === 1;
+      }
+      writer.statements += 1;
+      if (!ok) {
+        await client.query('ROLLBACK');
+        return 0;
+      }
+      await client.query('COMMIT');
+      return n;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      throw err;
+    }
+  }
+
   const writer: PageWriter = {
     kind: 'copy',
     statements: 0,
+    directPages: 0,
     async write(page, guard, previous, run) {
-      const n = page.ids.length;
-      let text = '';
-      for (let i = 0; i < n; i++) {
-        for (let c = 0; c < SCORE_COLUMNS.length; c++) text += (c ? '\t' : '') + copyText(SCORE_COLUMNS[c].value(page, i));
-        text += '\n';
-      }
-      const g = guard(previous, page.ids[n - 1], n);
-      const merge = mergeSql(g.cte, source, sourceColumns, run);
-      try {
-        await client.query('BEGIN');
-        await pipeline(Readable.from([Buffer.from(text)]), client.query(copyFrom(copySql)));
-        const result = await client.query(merge.text, merge.values as unknown[]);
-        writer.statements += 4;
-        let ok = result.rowCount === n;
-        if (ok && g.after) {
-          writer.statements += 1;
-          ok = (await client.query(g.after.text, g.after.values as unknown[])).rowCount === 1;
-        }
-        if (!ok) {
-          await client.query('ROLLBACK');
-          return 0;
-        }
-        await client.query('COMMIT');
-        return n;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => (broken = true));
-        throw err;
-      }
+      const result = await attempt(page, guard, previous, run, false);
+      return result === 'conflict' ? ((await attempt(page, guard, previous, run, true)) as number) : result;
     },
     async execute(statement) {
       writer.statements += 1;
-      return (await client.query(statement.text, statement.values as unknown[])).rowCount ?? 0;
+      return (await query(statement)).rowCount ?? 0;
     },
     async close() {
       client.release(broken ? true : undefined);
@@ -359,6 +418,7 @@ function unnestWriter(db: Database): PageWriter {
   const writer: PageWriter = {
     kind: 'unnest',
     statements: 0,
+    directPages: 0,
     async write(page, guard, previous, run) {
       const n = page.ids.length;
       const arrays = SCORE_COLUMNS.map((col) => {
@@ -437,6 +497,7 @@ interface PagesResult {
   /** Keyset position after the last committed page. */
   last: string | null;
   statements: number;
+  directPages: number;
 }
 
 /**
@@ -505,6 +566,7 @@ export async function scorePages(
   let pages = 0;
   let complete = false;
   const writesBefore = writer.statements;
+  const directBefore = writer.directPages;
 
   async function writePage(page: Page, decided: Scored[]): Promise<void> {
     const t = performance.now();
@@ -583,7 +645,7 @@ export async function scorePages(
     throw err;
   }
   await settle();
-  return { scored, pages, complete, last, statements: reads + writer.statements - writesBefore };
+  return { scored, pages, complete, last, statements: reads + writer.statements - writesBefore, directPages: writer.directPages - directBefore };
 }
 
 // ── a run in one process ─────────────────────────────────────────────────────────────────────────
@@ -628,6 +690,7 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
       pipelined,
       writer: writerKind,
       statements: 0,
+      directPages: 0,
     };
   }
   let run: RunRow;
@@ -711,6 +774,7 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
     pipelined,
     writer: writerKind,
     statements: result.statements,
+    directPages: result.directPages,
   };
 }
 

@@ -16,7 +16,7 @@ import { DEFAULT_SCORE_PAGE_SIZE, describeTimings, MAX_SCORE_PAGE_SIZE, ScoreOpt
 import { parseScoringTime, scoringTimeFormat } from './as-of.js';
 import { lastPaidOrderAt } from '../models/lifecycle.js';
 import { readPromotions } from '../models/promotions.js';
-import { createScoring } from './setup.js';
+import { BATCH_SCORING_SETUP, createScoring } from './setup.js';
 import { interruptRun, openQueue, queueSettings, SCORE_QUEUE, startDistributedRun, waitForRun } from './distributed.js';
 import type { Scoring } from './scoring.js';
 
@@ -91,7 +91,7 @@ async function main(): Promise<number> {
   // Models log at info when loaded; the command's own output is enough unless asked for more.
   const log = pino({ level: cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL }, pino.destination(2));
   const db = await openDatabase(commandDatabase(cfg, 'npm run score', 3));
-  const scoring = await createScoring(cfg, log).catch(async (err: unknown) => {
+  const scoring = await createScoring(cfg, log, undefined, BATCH_SCORING_SETUP).catch(async (err: unknown) => {
     await db.close();
     throw err;
   });
@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     console.log(
       `${summary.outcome === 'finished' ? 'Scored' : 'Interrupted after'} ${fmt(summary.scored)} customers (${what}${summary.resumed ? ', resumed' : ''}; ` +
         `${fmt(summary.runScored)} in the run) in ${summary.seconds.toFixed(1)} s: ${fmt(summary.rate)} customers/s, ${summary.pages} pages` +
-        ` (${summary.pipelined ? 'pipelined, ' : ''}${summary.writer === 'copy' ? 'COPY + merge' : 'unnest upsert'})` +
+        ` (${summary.pipelined ? 'pipelined, ' : ''}${summary.writer === 'copy' ? `COPY: ${fmt(summary.directPages)} pages straight in, ${fmt(summary.pages - summary.directPages)} merged` : 'unnest upsert'})` +
         `; ${describeTimings(summary.timings, summary.seconds)}; peak RSS ${mb(peakRss)}.`,
     );
     if (summary.outcome === 'interrupted') {

@@ -10,7 +10,7 @@ import { openDatabase } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { readPromotions } from '../models/promotions.js';
 import { queueSettings, startScoreWorker } from './distributed.js';
-import { createScoring } from './setup.js';
+import { BATCH_SCORING_SETUP, createScoring } from './setup.js';
 
 const USAGE = `Usage: npm run score:worker -- [--concurrency N]
   Takes jobs of \`npm run score -- --workers N\` from the queue in REDIS_URL and scores them into DATABASE_URL.
@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   const log = pino({ level: cfg.LOG_LEVEL, base: { pid: process.pid, role: 'score-worker' } }, pino.destination(2));
   // One connection writes (COPY + merge) and one reads the next page per job in hand.
   const db = await openDatabase({ databaseUrl: cfg.DATABASE_URL, poolSize: 2 * concurrency + 1 });
-  const scoring = await createScoring(cfg, log);
+  const scoring = await createScoring(cfg, log, undefined, BATCH_SCORING_SETUP);
   await applyMigrations(db.adapterFactory);
   scoring.inference.registry.applyPromotions(await readPromotions(db));
   const worker = startScoreWorker(db, scoring, settings, log, concurrency);
