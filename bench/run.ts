@@ -33,7 +33,7 @@ import { createScoring } from '../src/scoring/setup.js';
 import { processCpuSeconds, samplePostgresCpu } from './cpu.js';
 import { IMPORT_END, IMPORT_START, importBench, importSection } from './import.js';
 import { explanationSection, treeShapBeforeAfter, trivialUnderExplanations, type UnderLoad } from './explain-pool.js';
-import { boundOf, customerIds, freePort, gql, load, loadFetch, processCpuSeconds, samplePostgresCpu, serviceCounters, startApi as startApiOn, startChild, withCpu, type Child, type LoadResult } from './serving.js';
+import { boundOf, customerIds, freePort, gql, load, loadFetch, serviceCounters, startApi as startApiOn, startChild, withCpu, type Child, type LoadResult } from './serving.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: opts } = parseArgs({
