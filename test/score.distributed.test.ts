@@ -10,21 +10,10 @@ import { seedDemo } from '../src/demo/seed.js';
 import { uuidRanges } from '../src/scoring/distributed.js';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/databases.js';
 import { runCommand, startNode, type ServiceProcess } from './helpers/process.js';
+import { redisReachable } from './helpers/redis.js';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-async function redisReachable(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 const redisUp = await redisReachable(redisUrl);
 if (!redisUp) console.warn(`[tests] Redis not reachable at ${redisUrl}: the distributed scoring tests are skipped.`);

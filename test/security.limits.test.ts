@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/auth/api-keys.js';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { redisReachable } from './helpers/redis.js';
 
 const errCodes = (json: any): string[] => (Array.isArray(json) ? [] : (json.errors ?? []).map((e: any) => e.extensions?.code));
 const nest = (depth: number) => `{ customers(first: 1) { edges { node { ${'orders(first: 1) { edges { node { customer { '.repeat(depth)}id${' } } } }'.repeat(depth)} } } } }`;
@@ -71,18 +72,6 @@ describe('query limits (defaults)', () => {
   });
 });
 
-async function redisReachable(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redisUp = await redisReachable(redisUrl);
