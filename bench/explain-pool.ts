@@ -15,7 +15,7 @@ import { TreeShap } from '../src/inference/explain/treeshap.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** The last commit with row-by-row TreeSHAP (0.36 ms per customer in bench/RESULTS.md of 2026-11-28). */
-export const TREESHAP_BEFORE_COMMIT = 'a941fe7c6d626613b732812dcb669a2cb81a584d';
+const TREESHAP_BEFORE_COMMIT = 'a941fe7c6d626613b732812dcb669a2cb81a584d';
 
 const load1 = () => os.loadavg()[0].toFixed(1);
 const pct = (xs: number[], p: number) => {
@@ -102,8 +102,8 @@ export interface UnderLoad {
   loadEnd: string;
 }
 
-export const HEAVY_QUERY = '{ customers(first: 1000) { edges { node { explanation { summary } } } } }';
-export const TRIVIAL_QUERY = '{ __typename }';
+const HEAVY_QUERY = '{ customers(first: 1000) { edges { node { explanation { summary } } } } }';
+const TRIVIAL_QUERY = '{ __typename }';
 
 /** 8 closed loops of HEAVY_QUERY and one of TRIVIAL_QUERY against `url` for `seconds`. */
 export async function trivialUnderExplanations(label: string, url: string, seconds: number, clients = 8): Promise<UnderLoad> {

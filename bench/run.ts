@@ -33,7 +33,7 @@ import { createScoring } from '../src/scoring/setup.js';
 import { processCpuSeconds, samplePostgresCpu } from './cpu.js';
 import { IMPORT_END, IMPORT_START, importBench, importSection } from './import.js';
 import { explanationSection, treeShapBeforeAfter, trivialUnderExplanations, type UnderLoad } from './explain-pool.js';
-import { boundOf, customerIds, freePort, gql, load, loadFetch, serviceCounters, startApi as startApiOn, startChild, withCpu, type Child, type LoadResult } from './serving.js';
+import { boundOf, customerIds, freePort, gql, load, loadFetch, pct, serviceCounters, startApi as startApiOn, startChild, withCpu, type Child, type LoadResult } from './serving.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: opts } = parseArgs({
@@ -74,13 +74,8 @@ const PYTHON = '/usr/bin/python3';
 
 const say = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const median = (xs: number[]) => pct(xs, 50);
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
-const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 /** Deterministic PRNG (mulberry32) for the customer ids each request asks for. */
 function rng(seed: number) {

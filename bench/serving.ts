@@ -142,7 +142,6 @@ export async function startApi(database: ApiDatabase, options: ApiOptions): Prom
     // at start-up (BACKGROUND_SCORING) while the load runs. The load cells measure the steady state.
     BACKGROUND_SCORING: 'off',
     INFERENCE_BATCHING: options.batching ?? 'on',
-    ...options.env,
   };
   if ('databaseUrl' in database) env.DATABASE_URL = database.databaseUrl;
   else {
