@@ -60,6 +60,15 @@ const LF = 10;
 const CR = 13;
 const isBlank = (c: number) => c === 32 || c === 9;
 
+/** A file's text in 1 MiB chunks, without a leading byte-order mark. */
+async function* textChunks(file: string): AsyncGenerator<string> {
+  let first = true;
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>) {
+    yield first && chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
+    first = false;
+  }
+}
+
 /**
  * Streams a CSV file (RFC 4180; header included, as the first record) through `onRecord`, with the
  * 1-based line each record starts on. Empty lines are skipped, fields are trimmed, a BOM is
@@ -72,15 +81,6 @@ const isBlank = (c: number) => c === 32 || c === 9;
  * of each chunk (String.indexOf and split on lines without quotes) is several times faster than a
  * general parser emitting one async-iterated record at a time.
  */
-/** A file's text in 1 MiB chunks, without a leading byte-order mark. */
-async function* textChunks(file: string): AsyncGenerator<string> {
-  let first = true;
-  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>) {
-    yield first && chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
-    first = false;
-  }
-}
-
 export async function scanCsv(file: string, onRecord: OnRecord): Promise<void> {
   let rest = '';
   let line = 1; // line of rest[0]
@@ -469,22 +469,26 @@ export function parseCustomerRecord(
   const email = cell(fields, cols, 'email');
   if (email !== '' && !EMAIL.test(email)) reasons.push(`email ${quote(email)} is not an email address`);
   let gender: string | null = null;
-  const g = cell(fields, cols, 'gender').toUpperCase();
+  const genderText = cell(fields, cols, 'gender');
+  const g = genderText.toUpperCase();
   if (g === 'F' || g === 'FEMALE') gender = 'F';
   else if (g === 'M' || g === 'MALE') gender = 'M';
   else if (g === 'X' || g === 'OTHER') gender = 'X';
-  else if (g !== '') reasons.push(`gender ${quote(cell(fields, cols, 'gender'))} must be F, M, X or empty`);
+  else if (g !== '') reasons.push(`gender ${quote(genderText)} must be F, M, X or empty`);
   let birthDate: string | null = null;
-  if (cell(fields, cols, 'birth_date') !== '') {
-    const b = parseDay(cell(fields, cols, 'birth_date'), 'birth_date');
+  const birthText = cell(fields, cols, 'birth_date');
+  if (birthText !== '') {
+    const b = parseDay(birthText, 'birth_date');
     if (b.ok) birthDate = b.value;
     else reasons.push(b.reason);
   }
-  const country = cell(fields, cols, 'country').toUpperCase();
-  if (country !== '' && !/^[A-Z]{2}$/.test(country)) reasons.push(`country ${quote(cell(fields, cols, 'country'))} is not an ISO-3166 alpha-2 code`);
+  const countryText = cell(fields, cols, 'country');
+  const country = countryText.toUpperCase();
+  if (country !== '' && !/^[A-Z]{2}$/.test(country)) reasons.push(`country ${quote(countryText)} is not an ISO-3166 alpha-2 code`);
   let createdAt: Date | null = null;
-  if (cell(fields, cols, 'created_at') !== '') {
-    const c = ctx ? checkedWhen(ctx, cell(fields, cols, 'created_at'), 'created_at') : parseTimestamp(cell(fields, cols, 'created_at'), 'created_at');
+  const createdText = cell(fields, cols, 'created_at');
+  if (createdText !== '') {
+    const c = ctx ? checkedWhen(ctx, createdText, 'created_at') : parseTimestamp(createdText, 'created_at');
     if (c.ok) createdAt = c.value;
     else reasons.push(c.reason);
   }
