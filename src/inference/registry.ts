@@ -15,7 +15,7 @@ import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { firstLine, type ProviderName, type ProviderSelector } from './providers.js';
 import { buildFeeds, splitProbabilities, type FeedLayout, type ModelRow } from './tensors.js';
-import { parseDecisionRule } from '../scoring/decision.js';
+import { decisionRuleOf } from '../scoring/decision.js';
 
 export interface IoDecl {
   name: string;
@@ -274,6 +274,15 @@ export class ModelRegistry {
 /** The cache identity of a model file: `name@version#sha256`. */
 export const modelIdentity = (name: string, version: string, sha256: string) => `${name}@${version}#${sha256}`;
 
+/** How a card's model takes its rows: the feature count and, for a sequence model, its token layout. */
+export function feedLayout(card: ModelCard): FeedLayout {
+  const sequenceInput = card.onnx.inputs.find((i) => i.name === 'sequence');
+  return {
+    featureCount: card.features.ordered.length,
+    sequence: sequenceInput && card.sequence ? { tokenWidth: Number(sequenceInput.shape[2]), maxLength: card.sequence.max_orders } : undefined,
+  };
+}
+
 const rel = (file: string) => path.relative(process.cwd(), file) || file;
 
 /**
@@ -359,14 +368,11 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
   }
   const sequenceInput = card.onnx.inputs.find((i) => i.name === 'sequence');
   if (sequenceInput && !card.sequence) throw new ModelLoadError(rel(cardFile), 'has a "sequence" input but no "sequence" section');
-  const layout: FeedLayout = {
-    featureCount: expected.length,
-    sequence: sequenceInput && card.sequence ? { tokenWidth: Number(sequenceInput.shape[2]), maxLength: card.sequence.max_orders } : undefined,
-  };
+  const layout = feedLayout(card);
 
   const classes = [...card.classes].sort((a, b) => a.index - b.index).map((c) => c.key);
   try {
-    parseDecisionRule(card, classes); // a card whose class rule cannot be applied is refused here, not per request
+    decisionRuleOf({ card, classes }); // a card whose class rule cannot be applied is refused here, not per request (and parsed once)
   } catch (err) {
     throw new ModelLoadError(rel(cardFile), firstLine(err));
   }

@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { ModelCard } from '../inference/registry.js';
-import { buildFeeds, splitProbabilities, type FeedLayout, type ModelRow } from '../inference/tensors.js';
+import { feedLayout, type ModelCard } from '../inference/registry.js';
+import { buildFeeds, splitProbabilities, type ModelRow } from '../inference/tensors.js';
 
 const CHUNK = 1024;
 
@@ -24,12 +24,8 @@ async function main() {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== card.onnx.sha256) throw new Error(`${dir}: model.onnx sha256 ${sha256} differs from the card's ${card.onnx.sha256}`);
   const input = JSON.parse(await readFile(rowsFile, 'utf8')) as { features: (number | null)[][]; sequences?: number[][][] };
-  const featureCount = card.features.ordered.length;
-  const sequenceInput = card.onnx.inputs.find((i) => i.name === 'sequence');
-  const layout: FeedLayout = {
-    featureCount,
-    sequence: sequenceInput && card.sequence ? { tokenWidth: Number(sequenceInput.shape[2]), maxLength: card.sequence.max_orders } : undefined,
-  };
+  const layout = feedLayout(card);
+  const featureCount = layout.featureCount;
   const rows: ModelRow[] = input.features.map((f, i) => {
     if (f.length !== featureCount) throw new Error(`row ${i}: ${f.length} features, the card lists ${featureCount}`);
     const row: ModelRow = { features: Float64Array.from(f, (v) => (v === null ? NaN : v)) };

@@ -65,7 +65,8 @@ export function parseDecisionRule(card: ModelCard, classes: readonly string[]): 
 
 const parsed = new WeakMap<ModelCard, DecisionRule>();
 
-function ruleOf(model: { card: ModelCard; classes: readonly string[] }): DecisionRule {
+/** The card's rule, parsed once per card (the registry parses it at load, so a bad rule refuses the model there). */
+export function decisionRuleOf(model: { card: ModelCard; classes: readonly string[] }): DecisionRule {
   let rule = parsed.get(model.card);
   if (!rule) {
     rule = parseDecisionRule(model.card, model.classes);
@@ -110,7 +111,7 @@ export function weightedArgmax(p: ArrayLike<number>, weights: ArrayLike<number> 
 
 /** The one class rule of the service: recalibrate, then the weighted argmax, as the model's card says. */
 export function decide(model: { card: ModelCard; classes: readonly string[] }, raw: ArrayLike<number>): Decision {
-  const rule = ruleOf(model);
+  const rule = decisionRuleOf(model);
   const probabilities = servedProbabilities(rule, raw);
   return { classIndex: weightedArgmax(probabilities, rule.weights), probabilities };
 }
