@@ -5,6 +5,10 @@ import type { ModelCard } from '../inference/registry.js';
 import { currencyOf } from '../models/card.js';
 import type { BgNbdParams, GammaGammaParams } from './btyd.js';
 
+/** `Customer.lifetime(horizonDays)`: its default and its largest accepted value (also what the query cost assumes). */
+export const DEFAULT_HORIZON_DAYS = 90;
+export const MAX_HORIZON_DAYS = 3650;
+
 export interface LifetimeParams {
   bgnbd: BgNbdParams;
   gammaGamma: GammaGammaParams;

@@ -11,9 +11,10 @@
 // asOf, as the features do (a date alone is the end of that day); the Python fit counted orders
 // strictly before the test cutoff (00:00 UTC): the two differ only for an order at that very instant.
 import type { PaidOrder } from '../features/compute.js';
+import { DAY_MS } from '../features/spec.js';
 import type { RfmSummary } from './btyd.js';
 
-export const DAY_MS = 86_400_000;
+export { DAY_MS };
 
 /** Unit-free purchase occasions: what a summary at any unit needs. */
 export interface Occasions {

@@ -15,6 +15,7 @@ import { GraphQLError, Kind, getNamedType, isLeafType, type DocumentNode, type F
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Config } from '../config.js';
 import { ErrorCode } from '../graphql/errors.js';
+import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from '../lifetime/card.js';
 
 export type LimitName = 'length' | 'tokens' | 'depth' | 'aliases' | 'directives' | 'cost';
 
@@ -112,7 +113,7 @@ export function costEstimator(defaultPageSize: number, pricing: ExplanationPrici
     }
     if (key === 'Prediction.explanation') own = 0;
     // Lifetime: its row of the page's order statement, plus one E[Y(t)] series per 30-day step of the CLV.
-    if (key === 'Customer.lifetime') own = 1 + Math.ceil((typeof args.horizonDays === 'number' && args.horizonDays > 0 ? Math.min(args.horizonDays, 3650) : 90) / 365);
+    if (key === 'Customer.lifetime') own = 1 + Math.ceil((typeof args.horizonDays === 'number' && args.horizonDays > 0 ? Math.min(args.horizonDays, MAX_HORIZON_DAYS) : DEFAULT_HORIZON_DAYS) / 365);
     if (field.args.some((a) => a.name === 'first')) {
       const first = typeof args.first === 'number' && args.first >= 0 ? args.first : defaultPageSize;
       return own + first * childComplexity;

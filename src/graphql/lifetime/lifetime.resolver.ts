@@ -6,7 +6,7 @@ import DataLoader from 'dataloader';
 import { Arg, Ctx, FieldResolver, Float, Int, Resolver, Root } from 'type-graphql';
 import { loadFeatureInputs } from '../../features/load.js';
 import { lifetimeFigures } from '../../lifetime/btyd.js';
-import { lifetimeParams } from '../../lifetime/card.js';
+import { DEFAULT_HORIZON_DAYS, lifetimeParams, MAX_HORIZON_DAYS } from '../../lifetime/card.js';
 import { DAY_MS, occasionsOf, rfmSummary, type Occasions } from '../../lifetime/summary.js';
 import { addWarning } from '../common/warnings.js';
 import { ScoringTimeScalar } from '../common/scalars.js';
@@ -17,7 +17,6 @@ import { modelFor } from '../model/pin.js';
 import { asOfDescription, scoringTime } from '../prediction/prediction.resolver.js';
 import { Lifetime } from './lifetime.type.js';
 
-export const MAX_HORIZON_DAYS = 3650;
 
 /** Loaders live as long as the request's context object. */
 const occasionLoaders = new WeakMap<Context, Map<number, DataLoader<string, Occasions | null>>>();
@@ -55,7 +54,7 @@ export class CustomerLifetimeResolver {
   async lifetime(
     @Root() customer: Customer,
     @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null,
-    @Arg('horizonDays', () => Int, { defaultValue: 90, description: `Days ahead for expectedOrders and predictedClv (1–${MAX_HORIZON_DAYS}).` }) horizonDays: number,
+    @Arg('horizonDays', () => Int, { defaultValue: DEFAULT_HORIZON_DAYS, description: `Days ahead for expectedOrders and predictedClv (1–${MAX_HORIZON_DAYS}).` }) horizonDays: number,
     @Arg('monthlyDiscountRate', () => Float, { defaultValue: 0, description: 'Discount rate per 30 days for predictedClv (0–1, e.g. 0.01).' }) monthlyDiscountRate: number,
     @Arg('model', () => String, { nullable: true }) model: string | null,
     @Ctx() ctx: Context,
