@@ -159,15 +159,18 @@ export async function startDistributedRun(
     return { ...base, runId: latest.id, resumed: false, alreadyFinished: true, ranges: latest.ranges ?? 0, jobs: 0, alreadyScored: latest.customersScored };
   }
   let runId: number;
+  let ranges: number;
   let alreadyScored = 0;
   const resumed = Boolean(latest) && !options.restart && latest!.ranges !== null;
   if (resumed) {
     runId = latest!.id;
+    ranges = latest!.ranges!;
     alreadyScored = latest!.customersScored;
     await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'running', "updatedAt" = now(), "pageSize" = ${pageSize} WHERE "id" = ${runId}`;
   } else {
     const n = Math.min(MAX_RANGES, Math.max(1, Math.ceil(total / settings.rangeCustomers)));
-    const ranges = uuidRanges(n);
+    ranges = n;
+    const bounds = uuidRanges(n);
     runId = await prisma.$transaction(async (tx) => {
       if (latest && latest.status !== 'finished') {
         await tx.$executeRaw`
@@ -181,13 +184,12 @@ export async function startDistributedRun(
       await tx.$executeRaw`
         INSERT INTO "ScoreRunRange" ("runId", "index", "fromId", "toId")
         SELECT ${id}, r.i::int - 1, r.f::uuid, r.t::uuid
-        FROM unnest(${ranges.map((r) => r.from)}::text[], ${ranges.map((r) => r.before)}::text[]) WITH ORDINALITY AS r(f, t, i)`;
+        FROM unnest(${bounds.map((r) => r.from)}::text[], ${bounds.map((r) => r.before)}::text[]) WITH ORDINALITY AS r(f, t, i)`;
       return id;
     });
   }
   const open = await prisma.$queryRaw<{ index: number }[]>`
     SELECT "index" FROM "ScoreRunRange" WHERE "runId" = ${runId} AND "status" <> 'done' ORDER BY "index"`;
-  const [{ ranges }] = await prisma.$queryRaw<{ ranges: number }[]>`SELECT "ranges" FROM "ScoreRun" WHERE "id" = ${runId}`;
   // A distinct job id per invocation: a resumed run's jobs must not collide with the ids of an earlier one's.
   const stamp = Date.now().toString(36);
   await queue.addBulk(
