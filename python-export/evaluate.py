@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from segments.bootstrap import Scored, bootstrap  # noqa: E402
 from segments.data import DAY_MS, day_to_ms, load_cdnow, ms_to_iso  # noqa: E402
 from segments.dataset import Plan, build_tables, customer_bucket, rolling_plan  # noqa: E402
-from segments.decision import SMOOTH_STEPS, WEIGHT_GRID, decide, macro_f1, tune_weights  # noqa: E402
+from segments.decision import SMOOTH_STEPS, WEIGHT_GRID, calibrate, decide, macro_f1, tune_weights  # noqa: E402
 from segments.labels import CLASSES  # noqa: E402
 from segments.lifetime import expected_purchases, fit_bgnbd, rfm_summary  # noqa: E402
 from segments.metrics import evaluate, paired_bootstrap, plot_calibration, plot_confusion  # noqa: E402
@@ -313,7 +313,6 @@ def smoothing_lever(tables, runs, seeds, halves=3):
         r = runs[s].get(SERVED)
         if r is None or "proba_valid" not in r:
             continue
-        from segments.decision import calibrate
         pv = calibrate(r["proba_valid"], r["calibration"])
         res = {}
         for name, steps in (("grid maximum", 0.0), (f"smoothed ({SMOOTH_STEPS:g} grid steps)", SMOOTH_STEPS)):

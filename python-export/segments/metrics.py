@@ -5,6 +5,7 @@ import numpy as np
 from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, log_loss, precision_score,
                              recall_score, roc_auc_score)
 
+from .decision import decide
 from .features import FEATURES
 from .labels import CLASSES
 
@@ -31,7 +32,7 @@ def evaluate(y, p, weights=None, pred=None) -> dict:
     p = np.clip(np.asarray(p, np.float64), 1e-15, 1)
     p = p / p.sum(axis=1, keepdims=True)
     if pred is None:
-        pred = (p * np.asarray(weights, np.float64)[None, :]).argmax(axis=1) if weights is not None else p.argmax(axis=1)
+        pred = decide(p, weights)
     pred = np.asarray(pred)
     labels = list(range(len(CLASSES)))
     out = {
@@ -88,7 +89,7 @@ def evaluation_summary(y, p, bins=CALIBRATION_BINS, weights=None) -> dict:
                         "bins": bins, "classes": per_class},
         "confusion": {"classes": list(CLASSES), "rows": "actual",
                       "columns": "predicted (most probable class)" if weights is None else "predicted (the decision rule: argmax of p · weights)",
-                      "matrix": confusion_matrix(y, (p if weights is None else p * np.asarray(weights, np.float64)).argmax(axis=1), labels=labels).tolist()},
+                      "matrix": confusion_matrix(y, decide(p, weights), labels=labels).tolist()},
     }
 
 
