@@ -8,7 +8,7 @@ import { dateTime, day, int, money, pct, segmentLabel } from '../format';
 import { CustomerDetailDocument, type CustomerDetailQuery } from '../generated/graphql';
 import { Link, useRouter } from '../router';
 import { useQuery } from '../useQuery';
-import { segmentColors } from './Overview';
+import { segmentColors } from '../components/Evaluation';
 
 type Detail = NonNullable<CustomerDetailQuery['customer']>;
 

@@ -74,6 +74,7 @@ export function Models() {
               const gate = m.gate as Gate | null;
               const training = m.trainingData as { name?: string; customers?: number };
               const baseLoss = baselineLine(m.baselines, 'log_loss');
+              const baseAccuracy = baselineLine(m.baselines, 'accuracy');
               return (
                 <tr key={`${m.name}@${m.version}`} data-model={m.name} data-version={m.version} data-status={m.status}>
                   <th scope="row">
@@ -96,7 +97,7 @@ export function Models() {
                   </td>
                   <td className="num">
                     {metric(m.metrics, 'accuracy')}
-                    {baselineLine(m.baselines, 'accuracy') && <div className="muted small">{baselineLine(m.baselines, 'accuracy')}</div>}
+                    {baseAccuracy && <div className="muted small">{baseAccuracy}</div>}
                   </td>
                   <td className="num">{metric(m.metrics, 'macro_f1')}</td>
                   <td className="num" data-testid="log-loss">

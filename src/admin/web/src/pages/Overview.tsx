@@ -3,7 +3,7 @@
 // baselines, with the calibration plot and confusion matrix stored with the version (ModelInfo.evaluation).
 import { useMemo } from 'react';
 import { Chart, type ChartOption } from '../components/Chart';
-import { CalibrationPlot, colorOf, EvaluationConfusion, segmentColors } from '../components/Evaluation';
+import { CalibrationPlot, colorOf, EvaluationConfusion } from '../components/Evaluation';
 import { ConfusionMatrix, MetricsTable } from '../components/Metrics';
 import { ErrorMessage, Loading } from '../components/Status';
 import { ago, dateTime, day, int, num, pct, segmentLabel } from '../format';
@@ -11,7 +11,6 @@ import { OverviewDocument, type OverviewQuery } from '../generated/graphql';
 import { Link } from '../router';
 import { useQuery } from '../useQuery';
 
-export { segmentColors };
 
 export function Overview() {
   const { data, error, loading } = useQuery(OverviewDocument, {});
