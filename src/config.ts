@@ -64,6 +64,10 @@ const schema = z.object({
   QUERY_MAX_TOKENS: intIn(10, 1_000_000).default(2000),
   QUERY_MAX_LENGTH: intIn(100, 10_000_000).default(20_000),
   QUERY_MAX_COST: intIn(1, 1_000_000_000).default(50_000),
+  /** Documents of at least this cost take turns (src/server/limits.ts). */
+  HEAVY_QUERY_COST: intIn(1, 1_000_000_000).default(5_000),
+  HEAVY_QUERY_CONCURRENCY: intIn(1, 1000).default(2),
+  HEAVY_QUERY_QUEUE: intIn(0, 100_000).default(100),
   RATE_LIMIT_POINTS: intIn(0, 10_000_000).optional(),
   RATE_LIMIT_WINDOW_SECONDS: intIn(1, 86_400).default(60),
   REDIS_URL: z

@@ -2,7 +2,7 @@
 // piscina worker pool equal those computed on the event loop, number for number; an exception or a
 // dying thread inside the pool becomes the request's EXPLANATION_FAILED error, and the same pool and
 // server go on serving. Real workers, real models, real HTTP.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -56,6 +56,21 @@ describe('the explanation pool', () => {
     ];
     expect(await pool.warm(models)).toEqual([]);
     expect(pool.threads).toHaveLength(2);
+  });
+
+  it.runIf(process.platform === 'linux')('its threads run below the event loop\'s priority (nice 10, per thread), the event loop keeps its own', async () => {
+    const niceOf = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+    const tasks = () => readdirSync('/proc/self/task');
+    const before = new Set(tasks());
+    const fresh = new ExplanationPool(2, 64);
+    try {
+      await fresh.warm([{ identity: 'xgboost-segment@1', onnxBytes: bytesOf('xgboost-segment'), method: 'tree_shap', nFeatures: 27 }]);
+      const added = tasks().filter((t) => !before.has(t));
+      expect(added.map(niceOf).filter((n) => n === 10)).toHaveLength(2);
+      expect(niceOf(String(process.pid))).toBe(0);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('EXPLAIN_WORKERS sizes the pool: unset = cores − 1 (at least 1), 0 = none', () => {

@@ -1,9 +1,10 @@
 // Hostile documents are refused before execution (no SQL runs) with QUERY_LIMIT_EXCEEDED naming
 // the limit; clients over their request budget get 429 RATE_LIMITED, in memory and through Redis.
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/auth/api-keys.js';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
+import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/databases.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { redisReachable } from './helpers/redis.js';
 
@@ -76,6 +77,45 @@ describe('query limits (defaults)', () => {
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redisUp = await redisReachable(redisUrl);
 if (!redisUp) console.warn(`[tests] Redis not reachable at ${redisUrl}: the Redis rate-limiter test is skipped.`);
+
+describe.skipIf(!databaseKinds.includes('postgresql'))('expensive queries take turns (HEAVY_QUERY_*)', () => {
+  it('runs one expensive document at a time, refuses one more with OVERLOADED when no place is left to wait, and never holds up cheap ones', async () => {
+    // Cost ≥ 100 is "expensive" here; one at a time, no waiting room.
+    const t = await startTestServer('postgresql', { HEAVY_QUERY_COST: '100', HEAVY_QUERY_CONCURRENCY: '1', HEAVY_QUERY_QUEUE: '0' });
+    const locker = new pg.Client({ connectionString: t.url });
+    try {
+      await t.post(JSON.stringify({ query: 'mutation { upsertCustomer(input: { externalId: "h1", name: "H" }) { id } }' }));
+      const heavy = JSON.stringify({ query: '{ customers(first: 500) { totalCount edges { node { id name } } } }' });
+      // The first expensive request holds its turn while it waits for a table another session locked.
+      await locker.connect();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE "Customer" IN ACCESS EXCLUSIVE MODE');
+      const first = t.post(heavy);
+      const waitingOnLock = async () => (await locker.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = '"Customer"'::regclass`)).rows[0].n > 0;
+      while (!(await waitingOnLock())) await new Promise((r) => setImmediate(r));
+
+      const second = await t.post(heavy);
+      expect(second.status).toBe(503);
+      expect(errCodes(second.json)).toEqual(['OVERLOADED']);
+      expect(second.json.errors[0].extensions).toMatchObject({ limit: 'heavyQueue', max: 0 });
+      const cheap = await t.post(JSON.stringify({ query: '{ models { name } }' }));
+      expect(cheap.json.errors).toBeUndefined();
+      expect(cheap.json.data.models.length).toBeGreaterThan(0);
+
+      await locker.query('COMMIT');
+      const done = await first;
+      expect(done.json.errors).toBeUndefined();
+      expect(done.json.data.customers.totalCount).toBe(1);
+      // The turn ended with the answer: the next expensive request runs.
+      const again = await t.post(heavy);
+      expect(again.json.errors).toBeUndefined();
+      expect(again.json.data.customers.edges).toHaveLength(1);
+    } finally {
+      await locker.end().catch(() => {});
+      await t.close();
+    }
+  });
+});
 
 describe('rate limiting', () => {
   let tdb: TestDatabase;

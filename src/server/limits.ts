@@ -8,13 +8,18 @@
 //   cost        QUERY_MAX_COST     graphql-query-complexity with page sizes multiplying (below)
 // Every violation is a GraphQL error with code QUERY_LIMIT_EXCEEDED, HTTP 400, and
 // `extensions.limit` / `extensions.max` naming the limit.
+// Expensive documents (cost ≥ HEAVY_QUERY_COST) also take turns: at most HEAVY_QUERY_CONCURRENCY
+// of them execute at once, the others wait in order (HEAVY_QUERY_QUEUE at most, beyond which
+// OVERLOADED). A 1000-row explanation page is ~0.2 s of the event loop's work; eight of them at
+// once interleave so finely that every cheap request waits behind all eight.
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
 import { GraphQLError, Kind, getNamedType, isLeafType, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import pLimit from 'p-limit';
 import type { Config } from '../config.js';
-import { ErrorCode } from '../graphql/errors.js';
+import { ErrorCode, appError } from '../graphql/errors.js';
 import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from '../lifetime/card.js';
 
 export type LimitName = 'length' | 'tokens' | 'depth' | 'aliases' | 'directives' | 'cost';
@@ -164,8 +169,16 @@ export function queryLimits(config: Config, pricing: ExplanationPricing = flatPr
   const maxCost = config.QUERY_MAX_COST;
   const maxTokens = config.QUERY_MAX_TOKENS;
 
+  const heavyTurns = pLimit(config.HEAVY_QUERY_CONCURRENCY);
+  /** Waits for a turn among the expensive documents; resolves to the function that ends the turn. */
+  const heavyTurn = () =>
+    new Promise<() => void>((started) => {
+      void heavyTurns(() => new Promise<void>((ended) => started(ended)));
+    });
+
   const limitsPlugin: ApolloServerPlugin<any> = {
     async requestDidStart() {
+      let endTurn: (() => void) | undefined;
       return {
         async didResolveOperation({ schema, document, request, operationName }) {
           let cost: number;
@@ -176,6 +189,21 @@ export function queryLimits(config: Config, pricing: ExplanationPricing = flatPr
             return; // invalid variables: execution reports them (BAD_USER_INPUT) before any resolver
           }
           if (cost > maxCost) throw limitError('cost', maxCost, `Query cost ${cost} exceeds the maximum of ${maxCost} (page sizes multiply).`);
+          if (cost >= config.HEAVY_QUERY_COST) {
+            if (heavyTurns.activeCount >= config.HEAVY_QUERY_CONCURRENCY && heavyTurns.pendingCount >= config.HEAVY_QUERY_QUEUE) {
+              throw appError(ErrorCode.OVERLOADED, `Too many expensive queries are running or waiting (${heavyTurns.activeCount} + ${heavyTurns.pendingCount}); retry shortly.`, {
+                limit: 'heavyQueue',
+                max: config.HEAVY_QUERY_QUEUE,
+                http: { status: 503, headers: new Map([['retry-after', '1']]) },
+              });
+            }
+            endTurn = await heavyTurn();
+          }
+        },
+        // Always called once the request is answered, however it ended: the turn ends with it.
+        async willSendResponse() {
+          endTurn?.();
+          endTurn = undefined;
         },
         // Validation and parse errors get Apollo's codes; give the limit ones their own.
         async didEncounterErrors({ errors }) {

@@ -7,6 +7,7 @@ import DataLoader from 'dataloader';
 import type { GraphQLError } from 'graphql';
 import { QueueFullError } from '../../inference/batcher.js';
 import { ErrorCode, appError } from '../errors.js';
+import { inSlices } from '../common/pacing.js';
 import type { Coalescer } from '../../db/coalesce.js';
 import type { Database } from '../../db/client.js';
 import type { CustomerFeatures } from '../../features/index.js';
@@ -16,7 +17,8 @@ import type { Prediction } from './prediction.type.js';
 
 export interface PredictionLoaders {
   prediction(model: LoadedModel, asOf: Date): DataLoader<string, Prediction | null>;
-  explanation(model: LoadedModel, asOf: Date): DataLoader<string, Explained | null>;
+  /** A page's explanations complete slice by slice (common/pacing.ts), not all in one turn. */
+  explanation(model: LoadedModel, asOf: Date): DataLoader<string, Explained | null | Promise<Explained | null>>;
 }
 
 export function toPrediction(model: LoadedModel, customerId: string, asOf: Date, { probabilities, segment }: Scored): Prediction {
@@ -40,7 +42,7 @@ export function toPrediction(model: LoadedModel, customerId: string, asOf: Date,
 export function createPredictionLoaders(db: Database, scoring: Scoring, coalesced?: Coalescer<string, CustomerFeatures>): PredictionLoaders {
   const features = new Map<number, DataLoader<string, CustomerFeatures | null>>();
   const predictions = new Map<string, DataLoader<string, Prediction | null>>();
-  const explanations = new Map<string, DataLoader<string, Explained | null>>();
+  const explanations = new Map<string, DataLoader<string, Explained | null | Promise<Explained | null>>>();
 
   // One feature loader per scoring time, shared by predictions and explanations of the request.
   const featuresAt = (asOf: Date): FeatureSource => {
@@ -99,7 +101,7 @@ export function createPredictionLoaders(db: Database, scoring: Scoring, coalesce
       if (!loader) {
         loader = new DataLoader(async (ids) => {
           const explained = await unlessRefused(() => scoring.explainCustomers(model, ids, asOf, featuresAt(asOf)));
-          return ids.map((id) => explained.get(id) ?? null);
+          return inSlices(ids.map((id) => explained.get(id) ?? null));
         });
         explanations.set(key, loader);
       }
