@@ -8,11 +8,10 @@
 //     (EXPLAIN_WORKERS=0: slices on the event loop).
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseTreeEnsemble } from '../src/inference/explain/tree-ensemble.js';
-import { TreeShap } from '../src/inference/explain/treeshap.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** The last commit with row-by-row TreeSHAP (0.36 ms per customer in bench/RESULTS.md of 2026-11-28). */
@@ -31,33 +30,29 @@ export interface TreeShapTiming {
   load: string;
 }
 
-/** Median of 5 timed runs (after 2 warm-ups) over `rows`, per customer. */
-function timeIt(variant: string, n: number, f: () => void): TreeShapTiming {
-  const cpu: number[] = [];
-  const wall: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    f();
-    const c = process.cpuUsage(c0);
-    if (i >= 2) {
-      cpu.push((c.user + c.system) / n);
-      wall.push(((performance.now() - t0) * 1000) / n);
-    }
+/** Median of 5 timed runs (after 2 warm-ups) per customer, in a fresh worker thread (bench/treeshap-thread.ts). */
+async function timeInThread(variant: string, modules: { treeshap: string; ensemble: string }, onnxBytes: Uint8Array, rows: Float64Array, n: number, mode: 'batch' | 'rows'): Promise<TreeShapTiming> {
+  // piscina, as the server's pool, so the TypeScript task loads the same way (through tsx).
+  const withTsx = process.execArgv.some((a) => /(^|[\\/])tsx([\\/]|$)|tsx\/dist/.test(a));
+  const thread = new Piscina({ filename: path.join(ROOT, 'bench', 'treeshap-thread.ts'), minThreads: 1, maxThreads: 1, execArgv: withTsx ? undefined : [...process.execArgv, '--import', 'tsx'] });
+  try {
+    const r = (await thread.run({ ...modules, onnxBytes, rows, n, mode })) as { cpuUs: number; wallUs: number };
+    return { variant, ...r, load: load1() };
+  } finally {
+    await thread.destroy();
   }
-  return { variant, cpuUs: pct(cpu, 50), wallUs: pct(wall, 50), load: load1() };
 }
 
-/** TreeSHAP µs per customer before and after, on the same feature rows. */
+/** TreeSHAP µs per customer before and after, on the same feature rows, each variant in a fresh thread. */
 export async function treeShapBeforeAfter(onnxBytes: Uint8Array, rows: Float64Array[]): Promise<{ timings: TreeShapTiming[]; note: string }> {
-  const ensemble = parseTreeEnsemble(onnxBytes);
-  const nF = ensemble.nFeatures;
+  const nF = rows[0]?.length ?? 0;
   const flat = new Float64Array(rows.length * nF);
   rows.forEach((r, i) => flat.set(r, i * nF));
   const timings: TreeShapTiming[] = [];
   let note = '';
   // before: the three files of the old commit, run from a temporary folder that sees our node_modules
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'treeshap-before-'));
+  // inside the checkout: the thread's TypeScript loader (tsx) handles files under the project
+  const dir = mkdtempSync(path.join(ROOT, 'bench', '.treeshap-before-'));
   try {
     const files = ['treeshap', 'tree-ensemble', 'onnx-graph'];
     mkdirSync(path.join(dir, 'explain'));
@@ -73,25 +68,15 @@ export async function treeShapBeforeAfter(onnxBytes: Uint8Array, rows: Float64Ar
     }
     if (ok) {
       symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-      const old = (await import(path.join(dir, 'explain', 'treeshap.ts'))) as { TreeShap: new (e: unknown) => { explain(x: ArrayLike<number>): unknown } };
-      const oldEnsemble = ((await import(path.join(dir, 'explain', 'tree-ensemble.ts'))) as { parseTreeEnsemble(b: Uint8Array): unknown }).parseTreeEnsemble(onnxBytes);
-      const before = new old.TreeShap(oldEnsemble);
-      timings.push(timeIt(`before: leaf tables, row by row (${TREESHAP_BEFORE_COMMIT.slice(0, 7)})`, rows.length, () => rows.forEach((x) => before.explain(x))));
+      const old = { treeshap: path.join(dir, 'explain', 'treeshap.ts'), ensemble: path.join(dir, 'explain', 'tree-ensemble.ts') };
+      timings.push(await timeInThread(`before: leaf tables, row by row (${TREESHAP_BEFORE_COMMIT.slice(0, 7)})`, old, onnxBytes, flat, rows.length, 'rows'));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const after = new TreeShap(ensemble);
-  timings.push(timeIt('after: leaf tables, rows in blocks of 64 (`explainBatch`)', rows.length, () => after.explainBatch(flat, rows.length)));
-  const one = new Float64Array(nF);
-  timings.push(
-    timeIt('after, one row at a time (`explain`, as for a single customer)', rows.length, () => {
-      for (const r of rows) {
-        one.set(r);
-        after.explain(one);
-      }
-    }),
-  );
+  const current = { treeshap: path.join(ROOT, 'src/inference/explain/treeshap.ts'), ensemble: path.join(ROOT, 'src/inference/explain/tree-ensemble.ts') };
+  timings.push(await timeInThread('after: leaf tables, rows in blocks of 64 (`explainBatch`)', current, onnxBytes, flat, rows.length, 'batch'));
+  timings.push(await timeInThread('after, one row at a time (`explain`, as for a single customer)', current, onnxBytes, flat, rows.length, 'rows'));
   return { timings, note };
 }
 
@@ -179,7 +164,7 @@ export function explanationSection(shap: Awaited<ReturnType<typeof treeShapBefor
     '## 6. Explanations off the event loop (TreeSHAP speed; a trivial query while 8 clients pull 1000 explanations)',
     '',
     `TreeSHAP for \`xgboost-segment\` (513 trees, depth ≤ 4, 3 classes, all classes explained) on the same ${rowsN} customers' feature rows, in the bench process: ` +
-      'median of 5 runs after 2 warm-ups, per customer; CPU = this thread\'s user + system time (less disturbed by other processes than wall time). Target: ≤ 100 µs.',
+      'each variant in a fresh worker thread, as the explanation pool runs it (bench/treeshap-thread.ts); median of 5 runs after 2 warm-ups, per customer; CPU = that thread\'s own CPU time (/proc/thread-self/schedstat; less disturbed by other processes than wall time). Target: ≤ 100 µs.',
     '',
     '| TreeSHAP | CPU µs per customer | wall µs per customer | 1-min load average |',
     '|---|---:|---:|---:|',
