@@ -45,7 +45,8 @@ export class TreeShap {
   readonly nFeatures: number;
   readonly nClasses: number;
   readonly algorithm: TreeShapAlgorithm;
-  private readonly run: BatchRunner;
+  private runner: BatchRunner | undefined;
+  private readonly build: () => BatchRunner;
 
   constructor(
     readonly ensemble: TreeEnsemble,
@@ -71,19 +72,29 @@ export class TreeShap {
     if (this.algorithm === 'leaf-table' && e.maxDepth > 24) {
       throw new OnnxGraphError(`leaf tables need 2^depth entries per leaf; depth ${e.maxDepth} is too deep (use 'recursive')`);
     }
-    if (this.algorithm === 'leaf-table') this.run = makeTableRunner(e, cover);
+    // The tables (up to maxTableEntries float64, ~2.3 MB for the shipped XGBoost, up to 32 MB) are
+    // built on the first explanation, not here: the server validates every model at load on the
+    // event loop, while with the explanation pool only the worker threads ever explain.
+    if (this.algorithm === 'leaf-table') this.build = () => makeTableRunner(e, cover);
     else {
-      const one = makeRunner(e, cover);
-      const nF = e.nFeatures;
-      const width = e.nClasses * nF;
-      this.run = (x, n, phi, margins) => {
-        for (let i = 0; i < n; i++) {
-          const row = sliceRow(x, i * nF, nF);
-          one(row, phi.subarray(i * width, (i + 1) * width), null);
-          if (margins !== null) predictMargins(e, row).forEach((m, k) => (margins[i * e.nClasses + k] = m));
-        }
+      this.build = () => {
+        const one = makeRunner(e, cover);
+        const nF = e.nFeatures;
+        const width = e.nClasses * nF;
+        return (x, n, phi, margins) => {
+          for (let i = 0; i < n; i++) {
+            const row = sliceRow(x, i * nF, nF);
+            one(row, phi.subarray(i * width, (i + 1) * width), null);
+            if (margins !== null) predictMargins(e, row).forEach((m, k) => (margins[i * e.nClasses + k] = m));
+          }
+        };
       };
     }
+  }
+
+  private get run(): BatchRunner {
+    this.runner ??= this.build();
+    return this.runner;
   }
 
   /** SHAP values of one row. `x` has nFeatures values (NaN = missing). */
