@@ -221,6 +221,21 @@ describe.each(databaseKinds)('lifetime value on %s', (kind) => {
     expect(for10).toBeLessThanOrEqual(4); // the key lookup (key and its customer), the page, the lifetime inputs
   });
 
+  it('shares the page\'s feature statement with its predictions: segments plus lifetime cost what segments alone cost', async () => {
+    const statements = async (fields: string) => {
+      const before = t.db.queryCount();
+      const res = await send(`{ customers(first: 20) { edges { node { id ${fields} } } } }`);
+      expect(res.errors).toBeUndefined();
+      return t.db.queryCount() - before;
+    };
+    // A scoring time of its own per request, so no prediction comes from the cache.
+    const at = (k: number) => new Date(Date.parse(asOf) - k * 1000).toISOString();
+    const segments = (when: string) => `prediction(asOf: "${when}") { segment probability }`;
+    await statements(segments(at(1))); // warm: the key lookup is cached after the first request
+    const alone = await statements(segments(at(2)));
+    expect(await statements(`${segments(at(3))} lifetime(asOf: "${at(3)}") { pAlive predictedClv }`)).toBe(alone);
+  });
+
   it('refuses a horizon outside 1–3650 days, a discount outside 0–1 and an unknown model, with BAD_USER_INPUT naming the argument', async () => {
     const ask = (args: string) => send(`{ customerByExternalId(externalId: "hand-1") { lifetime(${args}) { pAlive } } }`);
     for (const [args, field] of [

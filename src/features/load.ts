@@ -6,6 +6,7 @@ import type { Database } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { computeFeatures, computeSequence, type CustomerAttributes, type PaidOrder } from './compute.js';
 import { SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from './spec.js';
+import { occasionsOf, type Occasions } from '../lifetime/summary.js';
 
 export interface FeatureInputs {
   customer: CustomerAttributes;
@@ -22,6 +23,8 @@ export interface CustomerFeatures {
   sequenceLength: number;
   /** Positions in `sequence` whose order has no known amount (absent when every amount is known). */
   sequenceUnknownAmounts?: readonly number[];
+  /** The paid orders summarised for the lifetime figures (BG/NBD's repeat occasions by UTC day); null = no paid order. */
+  occasions: Occasions | null;
 }
 
 export interface FeatureQueryInfo {
@@ -221,7 +224,8 @@ export async function featuresForCustomers(
   for (const [id, { customer, paidOrders }] of inputs) {
     const features = computeFeatures(customer, paidOrders, asOfMs);
     const { tokens, length, unknownAmounts } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
-    out.set(id, unknownAmounts.length > 0 ? { features, sequence: tokens, sequenceLength: length, sequenceUnknownAmounts: unknownAmounts } : { features, sequence: tokens, sequenceLength: length });
+    const occasions = occasionsOf(paidOrders, asOfMs);
+    out.set(id, unknownAmounts.length > 0 ? { features, sequence: tokens, sequenceLength: length, sequenceUnknownAmounts: unknownAmounts, occasions } : { features, sequence: tokens, sequenceLength: length, occasions });
   }
   return out;
 }

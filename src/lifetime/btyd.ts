@@ -3,6 +3,7 @@
 // parameters are fitted in python-export/segments/lifetime.py; these are the same formulas, checked
 // against Python's numbers within 1e-9 (test/lifetime.test.ts on test/fixtures/lifetime/golden.json).
 // Pure functions: no database, no GraphQL.
+import { rfmSummary, type Occasions } from './summary.js';
 
 export interface BgNbdParams {
   r: number;
@@ -119,4 +120,20 @@ export function lifetimeFigures(
     expectedDaysToNextOrder: gap === null ? null : gap * unitDays,
     averageDaysBetweenOrders: s.x > 0 ? (s.tX * unitDays) / s.x : null,
   };
+}
+
+/**
+ * The figures of one customer at asOfMs from a card's parameters and the customer's occasions
+ * (src/lifetime/summary.ts); null without parameters or without a paid order. Live answers
+ * (Customer.lifetime) and stored scores (batch scoring) both come from here.
+ */
+export function lifetimeOf(
+  params: { bgnbd: BgNbdParams; gammaGamma: GammaGammaParams; unitDays: number } | null,
+  occasions: Occasions | null,
+  asOfMs: number,
+  horizonDays: number,
+  monthlyDiscount = 0,
+): LifetimeFigures | null {
+  if (!params || !occasions) return null;
+  return lifetimeFigures(params.bgnbd, params.gammaGamma, params.unitDays, rfmSummary(occasions, asOfMs, params.unitDays), horizonDays, monthlyDiscount);
 }

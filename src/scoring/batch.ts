@@ -29,9 +29,9 @@ import { computeFeatures, computeSequence, FEATURE_COUNT, loadFeatureInputsPage,
 import type { LoadedModel } from '../inference/registry.js';
 import type { ModelRow } from '../inference/tensors.js';
 import type { Scored, Scoring } from './scoring.js';
-import { lifetimeFigures } from '../lifetime/btyd.js';
+import { lifetimeOf } from '../lifetime/btyd.js';
 import { lifetimeParams } from '../lifetime/card.js';
-import { occasionsOf, rfmSummary } from '../lifetime/summary.js';
+import { occasionsOf } from '../lifetime/summary.js';
 
 /** Horizon of the stored lifetime figures (CustomerScore.expectedOrders / predictedClv). */
 export const STORED_LIFETIME_HORIZON_DAYS = 90;
@@ -551,8 +551,7 @@ export async function scorePages(
         row.sequenceLength = computeSequence(input.paidOrders, asOfMs, tokens).length;
       }
       rows[i] = row;
-      const occ = lifetime ? occasionsOf(input.paidOrders, asOfMs) : null;
-      const f = occ && lifetime ? lifetimeFigures(lifetime.bgnbd, lifetime.gammaGamma, lifetime.unitDays, rfmSummary(occ, asOfMs, lifetime.unitDays), STORED_LIFETIME_HORIZON_DAYS) : null;
+      const f = lifetime ? lifetimeOf(lifetime, occasionsOf(input.paidOrders, asOfMs), asOfMs, STORED_LIFETIME_HORIZON_DAYS) : null;
       pAlive[i] = f ? String(f.pAlive) : null;
       expectedOrders[i] = f ? String(f.expectedOrders) : null;
       predictedClv[i] = f ? String(f.predictedClv) : null;

@@ -1,13 +1,12 @@
 // Customer.lifetime: BG/NBD + Gamma-Gamma figures from the served model version's card parameters
 // (src/lifetime/card.ts) and the customer's paid orders up to asOf. Per request and scoring time,
-// one DataLoader reads every customer of the page in ONE statement (loadFeatureInputs, the
-// statement predictions use); the figures are then pure arithmetic (src/lifetime/btyd.ts).
-import DataLoader from 'dataloader';
+// the request's feature loader (prediction.loaders.ts) reads every customer of the page in ONE
+// statement, shared with the page's predictions; the figures are then pure arithmetic
+// (src/lifetime/btyd.ts).
 import { Arg, Ctx, FieldResolver, Float, Int, Resolver, Root } from 'type-graphql';
-import { loadFeatureInputs } from '../../features/load.js';
-import { lifetimeFigures } from '../../lifetime/btyd.js';
+import { lifetimeOf } from '../../lifetime/btyd.js';
 import { DEFAULT_HORIZON_DAYS, lifetimeParams, MAX_HORIZON_DAYS } from '../../lifetime/card.js';
-import { DAY_MS, occasionsOf, rfmSummary, type Occasions } from '../../lifetime/summary.js';
+import { DAY_MS } from '../../lifetime/summary.js';
 import { addWarning } from '../common/warnings.js';
 import { ScoringTimeScalar } from '../common/scalars.js';
 import type { Context } from '../context.type.js';
@@ -17,27 +16,6 @@ import { modelFor } from '../model/pin.js';
 import { asOfDescription, scoringTime } from '../prediction/prediction.resolver.js';
 import { Lifetime } from './lifetime.type.js';
 
-
-/** Loaders live as long as the request's context object. */
-const occasionLoaders = new WeakMap<Context, Map<number, DataLoader<string, Occasions | null>>>();
-
-export function occasionLoader(ctx: Context, asOf: Date): DataLoader<string, Occasions | null> {
-  let byTime = occasionLoaders.get(ctx);
-  if (!byTime) occasionLoaders.set(ctx, (byTime = new Map()));
-  let loader = byTime.get(asOf.getTime());
-  if (!loader) {
-    const asOfMs = asOf.getTime();
-    loader = new DataLoader(async (ids) => {
-      const inputs = await loadFeatureInputs(ctx.db, ids, asOf);
-      return ids.map((id) => {
-        const input = inputs.get(id);
-        return input ? occasionsOf(input.paidOrders, asOfMs) : null;
-      });
-    });
-    byTime.set(asOfMs, loader);
-  }
-  return loader;
-}
 
 export function checkHorizonDays(field: string, days: number): number {
   if (!Number.isInteger(days) || days < 1 || days > MAX_HORIZON_DAYS) throw badInput(field, `must be an integer from 1 to ${MAX_HORIZON_DAYS} days`);
@@ -74,10 +52,11 @@ export class CustomerLifetimeResolver {
       });
       return null;
     }
-    const occ = await occasionLoader(ctx, time).load(customer.id);
-    if (!occ) return null;
+    // The request's feature rows (shared with its predictions: one statement for both).
+    const occ = (await ctx.predictionLoaders.features(time).load(customer.id))?.occasions ?? null;
     const asOfMs = time.getTime();
-    const f = lifetimeFigures(params.bgnbd, params.gammaGamma, params.unitDays, rfmSummary(occ, asOfMs, params.unitDays), horizonDays, monthlyDiscountRate);
+    const f = lifetimeOf(params, occ, asOfMs, horizonDays, monthlyDiscountRate);
+    if (!f || !occ) return null;
     return {
       ...f,
       expectedNextOrderAt: f.expectedDaysToNextOrder === null ? null : new Date(asOfMs + Math.round(f.expectedDaysToNextOrder * DAY_MS)),

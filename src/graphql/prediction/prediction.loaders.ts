@@ -16,6 +16,8 @@ import { databaseFeatures, type Explained, type FeatureSource, type Scored, type
 import type { Prediction } from './prediction.type.js';
 
 export interface PredictionLoaders {
+  /** The request's feature rows at a scoring time: one load serves its predictions, explanations and lifetime figures. */
+  features(asOf: Date): DataLoader<string, CustomerFeatures | null>;
   prediction(model: LoadedModel, asOf: Date): DataLoader<string, Prediction | null>;
   /** A page's explanations complete slice by slice (common/pacing.ts), not all in one turn. */
   explanation(model: LoadedModel, asOf: Date): DataLoader<string, Explained | null | Promise<Explained | null>>;
@@ -45,7 +47,7 @@ export function createPredictionLoaders(db: Database, scoring: Scoring, coalesce
   const explanations = new Map<string, DataLoader<string, Explained | null | Promise<Explained | null>>>();
 
   // One feature loader per scoring time, shared by predictions and explanations of the request.
-  const featuresAt = (asOf: Date): FeatureSource => {
+  const featureLoader = (asOf: Date): DataLoader<string, CustomerFeatures | null> => {
     let loader = features.get(asOf.getTime());
     if (!loader) {
       const at = asOf.toISOString();
@@ -53,7 +55,10 @@ export function createPredictionLoaders(db: Database, scoring: Scoring, coalesce
       loader = new DataLoader((ids) => fromDatabase(ids));
       features.set(asOf.getTime(), loader);
     }
-    const shared = loader;
+    return loader;
+  };
+  const featuresAt = (asOf: Date): FeatureSource => {
+    const shared = featureLoader(asOf);
     return async (ids) =>
       (await shared.loadMany(ids)).map((r) => {
         if (r instanceof Error) throw r;
@@ -79,6 +84,8 @@ export function createPredictionLoaders(db: Database, scoring: Scoring, coalesce
   };
 
   return {
+    features: featureLoader,
+
     prediction(model, asOf) {
       const key = `${model.identity}|${asOf.getTime()}`;
       let loader = predictions.get(key);
