@@ -16,6 +16,7 @@ xgb:  per XGBoost setting (over xgb_onnx.DEFAULT_PARAMS) and seed, early-stopped
       (`f1_in`, optimistic) and cross-fitted (`f1_cf`: tuned on half of the validation customers,
       scored on the other half; 2 folds x 3 random halves).
 rule: per way of fitting the class weights: cross-fitted macro-F1 (`crossfit`, 2 folds x 6 halves;
+      `cf_halves` per half, the same halves for every scheme, so schemes can be compared pairwise;
       `cf_latest` scores only the latest cutoff's rows) and forward (`forward`: tuned on the
       validation rows of the cutoffs before c, scored at c, for the last three cutoffs). Schemes:
       `grid` = the 36 x 36 log grid maximum; `smoothN` = the same surface smoothed by a Gaussian of
@@ -30,7 +31,8 @@ OOF rows: the training customers split into --oof-folds folds by customer (custo
 full model's early-stopped number of rounds (no early stopping, so the validation customers play no
 part), predicts the fold. The OOF probabilities are recalibrated as the pipeline does (temperature
 and prior shift fitted on the OOF rows of the latest training cutoff), then used for the weights.
---nthread overrides XGBoost's thread count (not logged in cfg; the logged `nthread` field says it).
+--nthread overrides XGBoost's thread count (not logged in cfg; the logged `nthread` field says it);
+--max-rounds raises the round cap (600) for slow learning rates (logged as `max_rounds`).
 """
 from __future__ import annotations
 
@@ -140,7 +142,8 @@ def rule_report(v: Validation, p_raw, scheme, oof=None):
         oa = None if oof is None else tuple(x[oof[2] < c] for x in oof)
         fw.append(macro_f1(y[m], decide(p[m], weights_by(scheme, p[a], y[a], cut[a], oa))))
     return {"crossfit": float(np.mean(cf)), "cf_sd": float(np.std(cf)), "cf_latest": float(np.mean(cfl)),
-            "forward": fw, "fwd_mean": float(np.mean(fw)), "w_all": weights_by(scheme, p, y, cut, oof)}
+            "cf_halves": [round(float(f), 5) for f in cf], "forward": fw, "fwd_mean": float(np.mean(fw)),
+            "w_all": weights_by(scheme, p, y, cut, oof)}
 
 
 def main(argv=None):
@@ -153,6 +156,7 @@ def main(argv=None):
     ap.add_argument("--oof-folds", type=int, default=5)
     ap.add_argument("--oof-cache", help="npz file: reuse / store the raw OOF (and validation) probabilities")
     ap.add_argument("--nthread", type=int, help="XGBoost threads (default: xgb_onnx.DEFAULT_PARAMS)")
+    ap.add_argument("--max-rounds", type=int, help="XGBoost's round cap before early stopping (default: xgb_onnx.train's)")
     args = ap.parse_args(argv)
     threads = {"nthread": args.nthread} if args.nthread else {}
     ds = load_cdnow(args.cdnow)
@@ -173,7 +177,8 @@ def main(argv=None):
                 p_raw, p_oof_raw, rounds = z["p_valid"], z["p_oof"], int(z["rounds"])
                 info = {"params": {**xgb_onnx.DEFAULT_PARAMS, **cfg}}
             else:
-                booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, params={**cfg, **threads})
+                booster, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, params={**cfg, **threads},
+                                               **({"num_boost_round": args.max_rounds} if args.max_rounds else {}))
                 p_raw = xgb_onnx.predict_proba(booster, Xv)
                 rounds = info["best_iteration"] + 1
                 if need_oof:
@@ -184,7 +189,8 @@ def main(argv=None):
                         np.savez(cache, p_valid=p_raw, p_oof=p_oof_raw, rounds=rounds,
                                  key=json.dumps({"cfg": cfg, "seed": seed, "folds": args.oof_folds}))
             cfg = {k: info["params"][k] for k in ("max_depth", "min_child_weight")} | cfg  # explicit in the log
-            extra = {"nthread": args.nthread} if args.nthread else {}
+            extra = ({"nthread": args.nthread} if args.nthread else {}) | (
+                {"max_rounds": args.max_rounds} if args.max_rounds else {})
             if args.what == "xgb":
                 print(json.dumps({"cfg": cfg, "seed": seed, "rounds": rounds, **extra,
                                   "sec": round(time.time() - t0), **xgb_report(v, p_raw)}), flush=True)
