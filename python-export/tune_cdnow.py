@@ -4,6 +4,7 @@
     /usr/bin/python3 python-export/tune_cdnow.py xgb  --configs '[{}, {"max_depth": 2}]' [--seeds 42] [--cdnow FILE]
     /usr/bin/python3 python-export/tune_cdnow.py rule --configs '[{}]' --schemes grid,smooth1,smooth2,last-grid [--seed 42]
     /usr/bin/python3 python-export/tune_cdnow.py rule --schemes smooth2,oof-smooth2,oofonly-smooth2 [--oof-folds 5] [--oof-cache F.npz]
+    /usr/bin/python3 python-export/tune_cdnow.py oofscore --schemes smooth2,smooth4 [--oof-cache F.npz]
 
 Same task, split and training rows as evaluate.py (T = 1997-10-01, H = 273 d); the held-out customers
 are never predicted here. Each line printed (JSON) is one measurement on the validation customers
@@ -25,6 +26,13 @@ rule: per way of fitting the class weights: cross-fitted macro-F1 (`crossfit`, 2
       the validation rows of the fit (the half, or the earlier cutoffs); `oofonly-` = on the OOF rows
       only (of the earlier cutoffs, forward). Whatever the scheme, scores are only ever taken on
       validation rows that were not part of the fit.
+oofscore: per smoothing (--schemes smoothN / grid), the other way round: scored on the OOF rows of the
+      training customers (none of them a validation customer, about six times as many rows), so the
+      validation-only weights can use ALL validation rows: `val_all` = weights tuned on all validation
+      rows; `val_half` = tuned on half of them (the cross-fitted protocol's handicap, mean of 6 halves);
+      `oof_plus_val_gain` = (weights tuned on half of the OOF customers plus all validation rows) minus
+      (weights tuned on all validation rows), both scored on the other half of the OOF customers, mean
+      of 2 folds x 3 halves (`oof_plus_val_gain_halves` each).
 
 OOF rows: the training customers split into --oof-folds folds by customer (customer_bucket, salt
 "oof"); per fold an XGBoost with the same parameters and seed, trained on the other folds for the
@@ -146,9 +154,25 @@ def rule_report(v: Validation, p_raw, scheme, oof=None):
             "w_all": weights_by(scheme, p, y, cut, oof)}
 
 
+def oof_score_report(v: Validation, p_raw, scheme, oof, train_ids):
+    p, y = v.calibrated(p_raw), v.y
+    po, yo, co = oof
+    w_val = weights_by(scheme, p, y, v.cut)
+    half = [macro_f1(yo, decide(po, weights_by(scheme, p[a], y[a], v.cut[a]))) for a in v.halves(3, "h1r")]
+    gain = []
+    for s in range(3):
+        b = train_ids.map(lambda c: customer_bucket(c, f"oofscore-{s}")).to_numpy() < 0.5
+        for a in (b, ~b):
+            w = weights_by(scheme, np.concatenate([po[a], p]), np.concatenate([yo[a], y]), np.concatenate([co[a], v.cut]))
+            gain.append(macro_f1(yo[~a], decide(po[~a], w)) - macro_f1(yo[~a], decide(po[~a], w_val)))
+    return {"val_all": macro_f1(yo, decide(po, w_val)), "val_half": float(np.mean(half)),
+            "oof_plus_val_gain": float(np.mean(gain)), "oof_plus_val_gain_halves": [round(float(g), 5) for g in gain],
+            "w_val": w_val}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["xgb", "rule"])
+    ap.add_argument("what", choices=["xgb", "rule", "oofscore"])
     ap.add_argument("--cdnow", default=str(DEFAULT_CDNOW))
     ap.add_argument("--configs", default="[{}]", help="JSON list of XGBoost parameter overrides")
     ap.add_argument("--seeds", default="42")
@@ -168,7 +192,7 @@ def main(argv=None):
         for seed in [int(s) for s in args.seeds.split(",")]:
             t0 = time.time()
             schemes = args.schemes.split(",")
-            need_oof = args.what == "rule" and any(s.startswith("oof") for s in schemes)
+            need_oof = args.what == "oofscore" or (args.what == "rule" and any(s.startswith("oof") for s in schemes))
             cache = Path(args.oof_cache) if args.oof_cache else None
             if need_oof and cache and cache.exists():
                 z = np.load(cache, allow_pickle=False)
@@ -202,6 +226,11 @@ def main(argv=None):
                               "oof_ll": float(-np.mean(np.log(np.clip(po[np.arange(len(yo)), yo], 1e-15, 1)))),
                               "oof_auc": float(roc_auc_score(yo, po, multi_class="ovr", average="macro"))}
                 for scheme in schemes:
+                    if args.what == "oofscore":
+                        print(json.dumps({"cfg": cfg, "seed": seed, "oofscore": scheme, **extra,
+                                          **oof_score_report(v, p_raw, scheme, oof, tables.train["customer_id"])}),
+                              flush=True)
+                        continue
                     print(json.dumps({"cfg": cfg, "seed": seed, "scheme": scheme, **extra,
                                       **rule_report(v, p_raw, scheme, oof if scheme.startswith("oof") else None)}),
                           flush=True)
