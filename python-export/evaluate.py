@@ -333,7 +333,7 @@ def tuning_section(smoothing, seeds):
             if line.strip():
                 r = json.loads(line)
                 # A measurement repeated later (same setting, seed and scheme) keeps its place, with the later line.
-                rows[json.dumps([r["cfg"], r["seed"], r.get("scheme")], sort_keys=True)] = r
+                rows[json.dumps([r["cfg"], r["seed"], r.get("scheme"), r.get("oofscore")], sort_keys=True)] = r
         rows = list(rows.values())
         xs = [r for r in rows if "ll" in r]
         if xs:
@@ -370,6 +370,22 @@ def tuning_section(smoothing, seeds):
                     vs = "–"
                 lines.append(f"| {cfg} | {r['seed']} | {r['scheme']} | {r['crossfit']:.4f} | {vs} | {cfl} | "
                              f"{r['fwd_mean']:.4f} | {'/'.join(f'{w:.2f}' for w in r['w_all'])} |")
+            lines.append("")
+        os_ = [r for r in rows if "oofscore" in r]
+        if os_:
+            lines += ["The same question scored on the out-of-fold rows of the training customers (none a validation "
+                      "customer), so the validation-only weights can use all validation rows (`tune_cdnow.py oofscore`; "
+                      "gain = weights tuned on half of the out-of-fold customers plus all validation rows minus weights "
+                      "tuned on all validation rows, both scored on the other half, 2 folds x 3 halves):", "",
+                      "| setting | seed | smoothing | weights tuned on all validation rows | on half of them | "
+                      "gain from adding out-of-fold rows (halves higher) | weights on all validation rows |",
+                      "|---|---|---|---|---|---|---|"]
+            for r in os_:
+                cfg = ", ".join(f"{k} {v}" for k, v in r["cfg"].items())
+                g = np.asarray(r["oof_plus_val_gain_halves"])
+                lines.append(f"| {cfg} | {r['seed']} | {r['oofscore']} | {r['val_all']:.4f} | {r['val_half']:.4f} | "
+                             f"{r['oof_plus_val_gain']:+.4f} ({int((g > 0).sum())}/{len(g)}) | "
+                             f"{'/'.join(f'{w:.2f}' for w in r['w_val'])} |")
             lines.append("")
     if smoothing:
         gains = ", ".join(f"{list(res.values())[1]['mean'] - list(res.values())[0]['mean']:+.4f}" for res in smoothing.values())
