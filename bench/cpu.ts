@@ -27,6 +27,19 @@ export function threadCpuSeconds(pid: number, tid: number): number {
   }
 }
 
+/**
+ * Per thread of a process: seconds on a CPU and seconds runnable but waiting for one (the
+ * scheduler's run queue), from /proc/<pid>/task/<tid>/schedstat; with its nice value. Zeros when gone.
+ */
+export function threadSchedSeconds(pid: number, tid: number): { cpu: number; waiting: number } {
+  try {
+    const [cpu, waiting] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { cpu: cpu / 1e9, waiting: waiting / 1e9 };
+  } catch {
+    return { cpu: 0, waiting: 0 };
+  }
+}
+
 /** CPU seconds per thread name of a process (node's event loop is "node"; ORT, libuv, V8 workers have their own). */
 export function threadsCpuSeconds(pid: number | undefined): Map<string, number> {
   const out = new Map<string, number>();

@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { threadSchedSeconds } from './cpu.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,13 +87,15 @@ export interface UnderLoad {
   heavy: { n: number; p50: number; failed: number };
   loadStart: string;
   loadEnd: string;
+  /** The server's event loop (main thread) over the run: % of the time on a core, % runnable but waiting for one. */
+  eventLoop?: { onCorePct: number; waitingPct: number };
 }
 
 const HEAVY_QUERY = '{ customers(first: 1000) { edges { node { explanation { summary } } } } }';
 const TRIVIAL_QUERY = '{ __typename }';
 
 /** 8 closed loops of HEAVY_QUERY and one of TRIVIAL_QUERY against `url` for `seconds`. */
-export async function trivialUnderExplanations(label: string, url: string, seconds: number, clients = 8): Promise<UnderLoad> {
+export async function trivialUnderExplanations(label: string, url: string, seconds: number, clients = 8, serverPid?: number): Promise<UnderLoad> {
   const post = async (query: string) => {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }), signal: AbortSignal.timeout(120_000) });
     const json = (await res.json()) as { errors?: unknown[] };
@@ -100,6 +103,8 @@ export async function trivialUnderExplanations(label: string, url: string, secon
   };
   await post(HEAVY_QUERY); // warm: pool threads, explainers, JIT
   const loadStart = load1();
+  const sched0 = serverPid ? threadSchedSeconds(serverPid, serverPid) : undefined;
+  const t0 = performance.now();
   const end = performance.now() + seconds * 1000;
   const heavy: number[] = [];
   const trivial: number[] = [];
@@ -149,7 +154,11 @@ export async function trivialUnderExplanations(label: string, url: string, secon
   trivial.push(...trivialMs);
   trivialFailed += trivialFailedN;
   await heavyLoops;
+  const wallS = (performance.now() - t0) / 1000;
+  const sched = serverPid && sched0 ? threadSchedSeconds(serverPid, serverPid) : undefined;
+  const eventLoop = sched && sched0 ? { onCorePct: (100 * (sched.cpu - sched0.cpu)) / wallS, waitingPct: (100 * (sched.waiting - sched0.waiting)) / wallS } : undefined;
   return {
+    eventLoop,
     label,
     trivial: { n: trivial.length, p50: pct(trivial, 50), p99: pct(trivial, 99), max: Math.max(...trivial), failed: trivialFailed },
     heavy: { n: heavy.length, p50: pct(heavy, 50), failed: heavyFailed },
@@ -174,12 +183,15 @@ export function explanationSection(shap: Awaited<ReturnType<typeof treeShapBefor
     `8 clients pull \`${HEAVY_QUERY}\` in closed loops for ${seconds} s (prediction cache off, \`QUERY_MAX_COST\` raised) while one client sends \`${TRIVIAL_QUERY}\` in a closed loop; ` +
       'latencies in ms. Target: trivial p99 < 25 ms. `EXPLAIN_WORKERS` unset = cores − 1 worker threads (here 1: the machine has 2 cores, shared with the database and the load generator).',
     '',
-    '| server | trivial queries | trivial p50 / p99 / max | 1000-row pages | page p50 | failed | 1-min load average (start → end) |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| server | trivial queries | trivial p50 / p99 / max | 1000-row pages | page p50 | failed | event loop: on a core / waiting for one | 1-min load average (start → end) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...runs.map(
       (r) =>
-        `| ${r.label} | ${r.trivial.n} | ${f(r.trivial.p50)} / ${f(r.trivial.p99)} / ${f(r.trivial.max)} | ${r.heavy.n} | ${f(r.heavy.p50)} | ${r.trivial.failed + r.heavy.failed} | ${r.loadStart} → ${r.loadEnd} |`,
+        `| ${r.label} | ${r.trivial.n} | ${f(r.trivial.p50)} / ${f(r.trivial.p99)} / ${f(r.trivial.max)} | ${r.heavy.n} | ${f(r.heavy.p50)} | ${r.trivial.failed + r.heavy.failed} | ` +
+        `${r.eventLoop ? `${r.eventLoop.onCorePct.toFixed(0)} % / ${r.eventLoop.waitingPct.toFixed(0)} %` : '–'} | ${r.loadStart} → ${r.loadEnd} |`,
     ),
+    '',
+    'Event loop = the server\'s main thread, from /proc/<pid>/task/<pid>/schedstat over the run: the share of the time it ran on a core, and the share it was ready to run but waited for a core (the two cores were taken by the explanation worker, V8\'s GC threads, PostgreSQL and this bench). A request that arrives while it waits, waits too.',
     '',
   ];
 }
@@ -248,7 +260,7 @@ async function standalone(): Promise<void> {
           child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
         });
         child.stdout!.resume();
-        const r = await trivialUnderExplanations(label, `http://127.0.0.1:${port}/graphql`, Number(values.seconds));
+        const r = await trivialUnderExplanations(label, `http://127.0.0.1:${port}/graphql`, Number(values.seconds), 8, child.pid);
         process.stderr.write(`${JSON.stringify(r)}\n`);
         runs.push(r);
       } finally {

@@ -479,7 +479,7 @@ async function main() {
         ] as const) {
           const api = await startApi(databaseUrl, 'on', { ...env, QUERY_MAX_COST: '10000000' });
           cleanups.push(() => api.stop());
-          const r = await trivialUnderExplanations(label, api.url, explainSeconds);
+          const r = await trivialUnderExplanations(label, api.url, explainSeconds, 8, api.proc.pid);
           say(`  ${label}: trivial p50 ${r.trivial.p50.toFixed(1)} / p99 ${r.trivial.p99.toFixed(1)} ms over ${r.trivial.n}; ${r.heavy.n} pages (load ${r.loadStart} → ${r.loadEnd})`);
           underLoad.push(r);
           await api.stop();

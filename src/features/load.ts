@@ -40,6 +40,10 @@ export interface LoadOptions {
   onQuery?: (info: FeatureQueryInfo) => void;
 }
 
+/** Customers whose features are computed between two turns of the event loop (≈ 2–4 ms of work). */
+const COMPUTE_SLICE = 128;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Statements sent by this module since process start (all databases). */
 let statementsSent = 0;
 export const featureQueryCount = (): number => statementsSent;
@@ -221,7 +225,11 @@ export async function featuresForCustomers(
   const out = new Map<string, CustomerFeatures>();
   // Separate small arrays per customer (no shared page buffer), so a cache holding one customer's
   // vectors never keeps a whole page alive and `.buffer` is exactly that customer's data.
+  let done = 0;
   for (const [id, { customer, paidOrders }] of inputs) {
+    // A large page is computed in slices with a turn of the event loop between them (a server
+    // answers other requests meanwhile); one or a few customers never wait.
+    if (++done % COMPUTE_SLICE === 0) await nextTurn();
     const features = computeFeatures(customer, paidOrders, asOfMs);
     const { tokens, length, unknownAmounts } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
     const occasions = occasionsOf(paidOrders, asOfMs);

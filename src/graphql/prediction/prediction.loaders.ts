@@ -18,7 +18,8 @@ import type { Prediction } from './prediction.type.js';
 export interface PredictionLoaders {
   /** The request's feature rows at a scoring time: one load serves its predictions, explanations and lifetime figures. */
   features(asOf: Date): DataLoader<string, CustomerFeatures | null>;
-  prediction(model: LoadedModel, asOf: Date): DataLoader<string, Prediction | null>;
+  /** A page's predictions complete slice by slice too (common/pacing.ts). */
+  prediction(model: LoadedModel, asOf: Date): DataLoader<string, Prediction | null | Promise<Prediction | null>>;
   /** A page's explanations complete slice by slice (common/pacing.ts), not all in one turn. */
   explanation(model: LoadedModel, asOf: Date): DataLoader<string, Explained | null | Promise<Explained | null>>;
 }
@@ -43,7 +44,7 @@ export function toPrediction(model: LoadedModel, customerId: string, asOf: Date,
  */
 export function createPredictionLoaders(db: Database, scoring: Scoring, coalesced?: Coalescer<string, CustomerFeatures>): PredictionLoaders {
   const features = new Map<number, DataLoader<string, CustomerFeatures | null>>();
-  const predictions = new Map<string, DataLoader<string, Prediction | null>>();
+  const predictions = new Map<string, DataLoader<string, Prediction | null | Promise<Prediction | null>>>();
   const explanations = new Map<string, DataLoader<string, Explained | null | Promise<Explained | null>>>();
 
   // One feature loader per scoring time, shared by predictions and explanations of the request.
@@ -92,10 +93,12 @@ export function createPredictionLoaders(db: Database, scoring: Scoring, coalesce
       if (!loader) {
         loader = new DataLoader(async (ids) => {
           const scored = await unlessRefused(() => scoring.scoreCustomers(model, ids, asOf, featuresAt(asOf)));
-          return ids.map((id) => {
-            const s = scored.get(id);
-            return s ? toPrediction(model, id, asOf, s) : null;
-          });
+          return inSlices(
+            ids.map((id) => {
+              const s = scored.get(id);
+              return s ? toPrediction(model, id, asOf, s) : null;
+            }),
+          );
         });
         predictions.set(key, loader);
       }
