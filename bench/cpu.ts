@@ -110,3 +110,15 @@ export function samplePostgresCpu(adminUrl: string, database: string): { ready: 
   };
 }
 
+
+/** The machine's CPU time so far (all cores, seconds) and the part "stolen" by the hypervisor (/proc/stat). */
+export function machineCpu(): { total: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total: total / CLOCK_TICKS, steal: (f[7] ?? 0) / CLOCK_TICKS };
+  } catch {
+    return { total: 0, steal: 0 };
+  }
+}

@@ -30,7 +30,7 @@ import { featuresForCustomers } from '../src/features/index.js';
 import { createTreeShapExplainer } from '../src/inference/explain/index.js';
 import { buildFeeds, type ModelRow } from '../src/inference/tensors.js';
 import { createScoring } from '../src/scoring/setup.js';
-import { processCpuSeconds, samplePostgresCpu } from './cpu.js';
+import { machineCpu, processCpuSeconds, samplePostgresCpu } from './cpu.js';
 import { IMPORT_END, IMPORT_START, importBench, importSection } from './import.js';
 import { explanationSection, treeShapBeforeAfter, trivialUnderExplanations, type UnderLoad } from './explain-pool.js';
 import { boundOf, customerIds, freePort, gql, load, loadFetch, pct, serviceCounters, startApi as startApiOn, startChild, withCpu, type Child, type LoadResult } from './serving.js';
@@ -262,6 +262,7 @@ async function main() {
   // Other processes on the machine distort every number: record the load average at the start
   // and the highest seen during the run (ours adds ~2–3 runnable processes under load).
   const loadAtStart = os.loadavg()[0];
+  const cpuAtStart = machineCpu();
   let loadMax = loadAtStart;
   const loadTimer = setInterval(() => (loadMax = Math.max(loadMax, os.loadavg()[0])), 2000);
   loadTimer.unref();
@@ -829,6 +830,13 @@ async function main() {
     ...machine(pgVersion, provider, py2),
     `- 1-minute load average: ${loadAtStart.toFixed(2)} at the start, at most ${loadMax.toFixed(2)} during the run (the benchmark itself adds about 2–3 under load)` +
       (loadAtStart > 1 ? ' — **other processes were busy at the start: treat these numbers as disturbed**' : ''),
+    (() => {
+      // On a virtual machine the host may run other guests on "our" cores: that time is neither
+      // ours nor idle, and every CPU µs figure here grows with it.
+      const now = machineCpu();
+      const share = now.total > cpuAtStart.total ? (100 * (now.steal - cpuAtStart.steal)) / (now.total - cpuAtStart.total) : 0;
+      return `- CPU steal (time the host gave this virtual machine's cores to others) over the run: ${share.toFixed(1)} % of the cores' time` + (share > 5 ? ' — **high: treat the CPU figures as inflated**' : '');
+    })(),
     '',
     MAIN_START,
     mainText,
