@@ -18,8 +18,7 @@ import type { Prediction } from './prediction.type.js';
 export interface PredictionLoaders {
   /** The request's feature rows at a scoring time: one load serves its predictions, explanations and lifetime figures. */
   features(asOf: Date): DataLoader<string, CustomerFeatures | null>;
-  /** A page's predictions complete slice by slice too (common/pacing.ts). */
-  prediction(model: LoadedModel, asOf: Date): DataLoader<string, Prediction | null | Promise<Prediction | null>>;
+  prediction(model: LoadedModel, asOf: Date): DataLoader<string, Prediction | null>;
   /** A page's explanations complete slice by slice (common/pacing.ts), not all in one turn. */
   explanation(model: LoadedModel, asOf: Date): DataLoader<string, Explained | null | Promise<Explained | null>>;
 }
@@ -44,7 +43,7 @@ export function toPrediction(model: LoadedModel, customerId: string, asOf: Date,
  */
 export function createPredictionLoaders(db: Database, scoring: Scoring, coalesced?: Coalescer<string, CustomerFeatures>): PredictionLoaders {
   const features = new Map<number, DataLoader<string, CustomerFeatures | null>>();
-  const predictions = new Map<string, DataLoader<string, Prediction | null | Promise<Prediction | null>>>();
+  const predictions = new Map<string, DataLoader<string, Prediction | null>>();
   const explanations = new Map<string, DataLoader<string, Explained | null | Promise<Explained | null>>>();
 
   // One feature loader per scoring time, shared by predictions and explanations of the request.
@@ -93,12 +92,12 @@ export function createPredictionLoaders(db: Database, scoring: Scoring, coalesce
       if (!loader) {
         loader = new DataLoader(async (ids) => {
           const scored = await unlessRefused(() => scoring.scoreCustomers(model, ids, asOf, featuresAt(asOf)));
-          return inSlices(
-            ids.map((id) => {
-              const s = scored.get(id);
-              return s ? toPrediction(model, id, asOf, s) : null;
-            }),
-          );
+          // Not in slices: the fields below a prediction (explanation, lifetime) batch their own
+          // loads, and slicing here would split those batches into slices too.
+          return ids.map((id) => {
+            const s = scored.get(id);
+            return s ? toPrediction(model, id, asOf, s) : null;
+          });
         });
         predictions.set(key, loader);
       }

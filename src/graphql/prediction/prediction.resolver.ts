@@ -55,14 +55,14 @@ async function explain(ctx: Context, prediction: Prediction, top: number, segmen
 @Resolver(() => Customer)
 export class CustomerPredictionResolver {
   @FieldResolver(() => Prediction, { nullable: true, description: 'The prediction of a model (default: DEFAULT_MODEL) at a version (default: its promoted version).' })
-  async prediction(
+  prediction(
     @Root() customer: Customer,
     @Arg('model', () => String, { nullable: true }) model: string | null,
     @Arg('asOf', () => ScoringTimeScalar, { nullable: true, description: asOfDescription }) asOf: Date | null,
     @Ctx() ctx: Context,
     @Arg('version', () => String, { nullable: true, description: 'A loaded version (see Query.models), e.g. a candidate; default: the promoted version.' }) version?: string | null,
   ): Promise<Prediction | null> {
-    return await ctx.predictionLoaders.prediction(modelOf(ctx, model, version), scoringTime(ctx, asOf)).load(customer.id);
+    return ctx.predictionLoaders.prediction(modelOf(ctx, model, version), scoringTime(ctx, asOf)).load(customer.id);
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'The segment the customer is heading for (default model).' })
