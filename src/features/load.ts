@@ -2,11 +2,11 @@
 // customers, returning every requested customer's demographics and paid orders up to asOf in
 // (orderedAt, externalId) order. Work is O(rows); memory is bounded by the page (callers page large
 // populations, e.g. keyset pages of ≤ 1000 customers for batch scoring).
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { computeFeatures, computeSequence, type CustomerAttributes, type PaidOrder } from './compute.js';
 import { SEQUENCE_MAX_ORDERS, SEQUENCE_TOKEN_WIDTH } from './spec.js';
-import { occasionsOf, type Occasions } from '../lifetime/summary.js';
 
 export interface FeatureInputs {
   customer: CustomerAttributes;
@@ -23,8 +23,8 @@ export interface CustomerFeatures {
   sequenceLength: number;
   /** Positions in `sequence` whose order has no known amount (absent when every amount is known). */
   sequenceUnknownAmounts?: readonly number[];
-  /** The paid orders summarised for the lifetime figures (BG/NBD's repeat occasions by UTC day); null = no paid order. */
-  occasions: Occasions | null;
+  /** The paid orders the features were computed from (the lifetime figures read them too). */
+  paidOrders: PaidOrder[];
 }
 
 export interface FeatureQueryInfo {
@@ -42,7 +42,6 @@ export interface LoadOptions {
 
 /** Customers whose features are computed between two turns of the event loop (≈ 2–4 ms of work). */
 const COMPUTE_SLICE = 128;
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Statements sent by this module since process start (all databases). */
 let statementsSent = 0;
@@ -232,8 +231,7 @@ export async function featuresForCustomers(
     if (++done % COMPUTE_SLICE === 0) await nextTurn();
     const features = computeFeatures(customer, paidOrders, asOfMs);
     const { tokens, length, unknownAmounts } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
-    const occasions = occasionsOf(paidOrders, asOfMs);
-    out.set(id, unknownAmounts.length > 0 ? { features, sequence: tokens, sequenceLength: length, sequenceUnknownAmounts: unknownAmounts, occasions } : { features, sequence: tokens, sequenceLength: length, occasions });
+    out.set(id, unknownAmounts.length > 0 ? { features, sequence: tokens, sequenceLength: length, sequenceUnknownAmounts: unknownAmounts, paidOrders } : { features, sequence: tokens, sequenceLength: length, paidOrders });
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // `scoreCustomers` / `score`, so a stored score can never be decided by another rule than the API's.
 // Holds the process-wide pieces: inference service, prediction cache, explainers, and the default
 // model and scoring time.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { LoadedModel } from '../inference/registry.js';
 import type { InferenceService } from '../inference/service.js';
 import type { ModelRow } from '../inference/tensors.js';
@@ -48,7 +49,6 @@ const EXPLAIN_SLICE = 32;
 const OCCLUSION_ROWS = 256;
 /** Rows whose inputs are phrased (labels, display values) between two turns of the event loop. */
 const PHRASE_SLICE = 128;
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 // The predicted segment is decided by `decide` (./decision.ts): the one class rule that live
 // predictions, stored scores and batch scoring share, as each model version's card says.
@@ -184,7 +184,7 @@ export class Scoring {
       const attributions = await this.explainPool.explain(model, explainer.method, explainer.nFeatures, rows.map((r) => r.features));
       const out: Explained[] = [];
       for (let i = 0; i < rows.length; i++) {
-        if (i > 0 && i % PHRASE_SLICE === 0) await yieldToEventLoop();
+        if (i > 0 && i % PHRASE_SLICE === 0) await nextTurn();
         out.push({ method: explainer.method, attribution: attributions[i], inputs: featureInputs(model.featureNames, rows[i].features) });
       }
       return out;
@@ -194,7 +194,7 @@ export class Scoring {
       // event loop between them, so the server keeps answering meanwhile.
       const out: Explained[] = [];
       for (let i = 0; i < rows.length; i += EXPLAIN_SLICE) {
-        if (i > 0) await yieldToEventLoop();
+        if (i > 0) await nextTurn();
         const slice = rows.slice(i, i + EXPLAIN_SLICE);
         const attributions = explainer.explain(slice.map((r) => r.features));
         attributions.forEach((attribution, j) =>

@@ -5,10 +5,10 @@
 // at a stretch (bench/explain-pool.ts, profiled). Slice k resolves only after k turns of the event
 // loop, so other requests' I/O, and other pages' slices, are served between the slices.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 /** Values per turn of the event loop: ≈ 1–3 ms of completion for an explained customer. */
 export const RESULT_SLICE = 32;
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The same values in order; from the second slice on, as promises that settle one slice per turn. */
 export function inSlices<V>(values: readonly V[], slice = RESULT_SLICE): (V | Promise<V>)[] {
@@ -16,7 +16,7 @@ export function inSlices<V>(values: readonly V[], slice = RESULT_SLICE): (V | Pr
   const out: (V | Promise<V>)[] = values.slice(0, slice);
   let turn = Promise.resolve();
   for (let start = slice; start < values.length; start += slice) {
-    turn = turn.then(nextTurn);
+    turn = turn.then(() => nextTurn());
     const ready = turn;
     for (const v of values.slice(start, start + slice)) out.push(ready.then(() => v));
   }

@@ -6,7 +6,7 @@
 import { Arg, Ctx, FieldResolver, Float, Int, Resolver, Root } from 'type-graphql';
 import { lifetimeOf } from '../../lifetime/btyd.js';
 import { DEFAULT_HORIZON_DAYS, lifetimeParams, MAX_HORIZON_DAYS } from '../../lifetime/card.js';
-import { DAY_MS } from '../../lifetime/summary.js';
+import { DAY_MS, occasionsOf } from '../../lifetime/summary.js';
 import { addWarning } from '../common/warnings.js';
 import { ScoringTimeScalar } from '../common/scalars.js';
 import type { Context } from '../context.type.js';
@@ -53,8 +53,9 @@ export class CustomerLifetimeResolver {
       return null;
     }
     // The request's feature rows (shared with its predictions: one statement for both).
-    const occ = (await ctx.predictionLoaders.features(time).load(customer.id))?.occasions ?? null;
     const asOfMs = time.getTime();
+    const paidOrders = (await ctx.predictionLoaders.features(time).load(customer.id))?.paidOrders;
+    const occ = paidOrders ? occasionsOf(paidOrders, asOfMs) : null;
     const f = lifetimeOf(params, occ, asOfMs, horizonDays, monthlyDiscountRate);
     if (!f || !occ) return null;
     return {
