@@ -105,7 +105,7 @@ export interface ApiOptions {
 
 /**
  * The node flags and environment of the product's `npm start` (package.json), so the server under
- * test runs as shipped: e.g. `MALLOC_MMAP_THRESHOLD_=… node --max-semi-space-size=2 --import tsx src/main.ts`.
+ * test runs as shipped: e.g. `MALLOC_MMAP_THRESHOLD_=… node --import tsx src/main.ts`.
  */
 export function startCommand(root = ROOT): { nodeArgs: string[]; env: Record<string, string> } {
   const script: string = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts?.start ?? '';

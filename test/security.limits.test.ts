@@ -51,6 +51,31 @@ describe('query limits (defaults)', () => {
     }
   });
 
+  it('prices one document anew for each value of the variables its cost depends on', async () => {
+    // The cost of a document is remembered per values of its page sizes, model and directive
+    // variables (src/server/limits.ts); these requests alternate so a remembered cost would show.
+    const costOf = async (query: string, variables: object) => {
+      const res = await t.post(JSON.stringify({ query, variables }));
+      return res.status === 400 ? (res.json.errors[0].extensions.limit as string) : res.json.errors?.[0]?.extensions?.code ?? 'ok';
+    };
+    const id = (await t.post(JSON.stringify({ query: '{ customers(first: 1) { edges { node { id } } } }' }))).json.data.customers.edges[0].node.id;
+    const paged = 'query($n: Int, $id: ID!) { customers(first: $n) { edges { node { id orders(first: $n) { edges { node { id } } } } } } viewer { role } customer(id: $id) { id } }';
+    expect(await costOf(paged, { n: 10, id })).toBe('ok');
+    expect(await costOf(paged, { n: 500, id })).toBe('cost');
+    expect(await costOf(paged, { n: 10, id })).toBe('ok');
+    expect(await costOf(paged, { n: 500, id })).toBe('cost');
+    // Absent is not null: an absent variable takes its default, null the page size's default.
+    const defaulted = 'query($n: Int = 500) { customers(first: $n) { edges { node { orders(first: $n) { edges { node { id } } } } } } }';
+    expect(await costOf(defaulted, { n: null })).toBe('ok');
+    expect(await costOf(defaulted, {})).toBe('cost');
+    expect(await costOf(defaulted, { n: null })).toBe('ok');
+    // Directives decide whether the expensive part counts.
+    const skipped = 'query($deep: Boolean!) { customers(first: 500) { edges { node { id orders(first: 500) @include(if: $deep) { totalCount } } } } }';
+    expect(await costOf(skipped, { deep: false })).toBe('ok');
+    expect(await costOf(skipped, { deep: true })).toBe('cost');
+    expect(await costOf(skipped, { deep: false })).toBe('ok');
+  });
+
   it('refuses batched operations (a JSON array body) with 400 BAD_REQUEST, running none of them', async () => {
     const before = t.db.queryCount();
     const res = await t.post(JSON.stringify([{ query: '{ customers { totalCount } }' }, { query: '{ customers { totalCount } }' }]));

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { GraphQLError } from 'graphql';
@@ -145,7 +145,9 @@ export async function startServer(
     stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
     validationRules: [...limits.validationRules, KnownOperationTypesRule] as never,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors, requestMetrics(metrics, new OperationLabels(config.METRICS_MAX_OPERATIONS)), warningsPlugin, ...limits.plugins],
+    // No cache hints in this schema: without Apollo's cache-control plugin no plugin hooks into
+    // every field's resolution, and Apollo leaves the resolvers unwrapped.
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), logUnexpectedErrors, requestMetrics(metrics, new OperationLabels(config.METRICS_MAX_OPERATIONS)), warningsPlugin, ...limits.plugins],
   });
   await apollo.start();
 

@@ -15,7 +15,7 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
-import { GraphQLError, Kind, getNamedType, isLeafType, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, getNamedType, isLeafType, visit, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
@@ -132,6 +132,52 @@ export function costEstimator(defaultPageSize: number, pricing: ExplanationPrici
   };
 }
 
+/** The arguments the cost model reads (costEstimator); graphql-query-complexity also reads `@include`/`@skip`. */
+const COST_ARGUMENTS = new Set(['first', 'last', 'model', 'horizonDays']);
+
+/**
+ * The variables a document's cost can depend on: those inside an argument the cost model reads, or
+ * inside a directive's arguments. A single-customer query's `$id` is not one of them, so every
+ * request of that document shares one cost.
+ */
+function costVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  let depth = 0; // > 0 inside a cost argument or a directive
+  visit(document, {
+    Directive: { enter: () => void depth++, leave: () => void depth-- },
+    Argument: {
+      enter: (node) => void (COST_ARGUMENTS.has(node.name.value) && depth++),
+      leave: (node) => void (COST_ARGUMENTS.has(node.name.value) && depth--),
+    },
+    Variable: (node) => void (depth > 0 && names.add(node.name.value)),
+    // Only uses, not the operation's declarations (`query($first: Int)`).
+    VariableDefinition: () => false,
+  });
+  return [...names].sort();
+}
+
+/**
+ * Costs computed once per document and per values of its cost variables. Apollo hands every
+ * request of a query string the same parsed document (its document store), so the cache lives as
+ * long as that document does; each document keeps at most 64 variants.
+ */
+class CostCache {
+  private readonly byDocument = new WeakMap<DocumentNode, { variables: string[]; costs: Map<string, number> }>();
+
+  cost(document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>, compute: () => number): number {
+    let entry = this.byDocument.get(document);
+    if (!entry) this.byDocument.set(document, (entry = { variables: costVariables(document), costs: new Map() }));
+    // Absent and null differ: an absent variable takes its declared default.
+    const key = JSON.stringify([operationName ?? null, ...entry.variables.map((v) => (Object.hasOwn(variables, v) ? [variables[v]] : []))]);
+    const known = entry.costs.get(key);
+    if (known !== undefined) return known;
+    const cost = compute(); // throws on invalid variables: nothing is cached then
+    if (entry.costs.size >= 64) entry.costs.clear();
+    entry.costs.set(key, cost);
+    return cost;
+  }
+}
+
 /** Rejects a `query` string longer than QUERY_MAX_LENGTH before it is parsed (runs after express.json). */
 export function queryLengthGuard(config: Config) {
   const max = config.QUERY_MAX_LENGTH;
@@ -176,6 +222,7 @@ export function queryLimits(config: Config, pricing: ExplanationPricing = flatPr
       void heavyTurns(() => new Promise<void>((ended) => started(ended)));
     });
 
+  const costs = new CostCache();
   const limitsPlugin: ApolloServerPlugin<any> = {
     async requestDidStart() {
       let endTurn: (() => void) | undefined;
@@ -183,8 +230,10 @@ export function queryLimits(config: Config, pricing: ExplanationPricing = flatPr
         async didResolveOperation({ schema, document, request, operationName }) {
           let cost: number;
           try {
-            const estimator = costEstimator(config.DEFAULT_PAGE_SIZE, pricing, document);
-            cost = getComplexity({ schema, query: document, variables: request.variables ?? {}, operationName: operationName ?? undefined, estimators: [estimator] });
+            const variables = request.variables ?? {};
+            cost = costs.cost(document, operationName ?? undefined, variables, () =>
+              getComplexity({ schema, query: document, variables, operationName: operationName ?? undefined, estimators: [costEstimator(config.DEFAULT_PAGE_SIZE, pricing, document)] }),
+            );
           } catch {
             return; // invalid variables: execution reports them (BAD_USER_INPUT) before any resolver
           }
