@@ -109,6 +109,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on API answers: a hash of every GraphQL answer that no client revalidates (POST); the
+  // dashboard's static files keep serve-static's own.
+  app.set('etag', false);
   const httpServer = createHttpServer(app, config, log);
   if (config.TRUST_PROXY) app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
 
