@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { threadSchedSeconds } from './cpu.js';
+import { startCommand } from './serving.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -197,8 +198,10 @@ export function explanationSection(shap: Awaited<ReturnType<typeof treeShapBefor
 }
 
 // ---------------------------------------------------------------- standalone: row 6 alone
-// npx tsx bench/explain-pool.ts [--customers 3000] [--seconds 15] [--admin-url postgresql://…]
-// Seeds a throwaway PostgreSQL database, prints row 6 (does not write RESULTS.md).
+// npx tsx bench/explain-pool.ts [--customers 3000] [--seconds 15] [--admin-url postgresql://…] [--root DIR]
+// Seeds a throwaway PostgreSQL database, prints row 6 (does not write RESULTS.md). The servers run
+// as `npm start` runs them (its node flags and environment); --root runs another checkout's server
+// (before/after comparisons).
 async function standalone(): Promise<void> {
   const { parseArgs } = await import('node:util');
   const { spawn } = await import('node:child_process');
@@ -213,8 +216,11 @@ async function standalone(): Promise<void> {
       customers: { type: 'string', default: '3000' },
       seconds: { type: 'string', default: '15' },
       'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
+      root: { type: 'string', default: ROOT },
     },
   });
+  const serverRoot = path.resolve(values.root!);
+  const shipped = startCommand(serverRoot);
   const AS_OF = '2026-01-01T00:00:00.000Z';
   const say = (msg: string) => process.stderr.write(`[row 6 ${new Date().toISOString().slice(11, 19)}] ${msg} (load ${load1()})\n`);
   const name = `bench_expl_pool_${process.pid}`;
@@ -244,9 +250,9 @@ async function standalone(): Promise<void> {
       ['on the event loop (`EXPLAIN_WORKERS=0`)', { EXPLAIN_WORKERS: '0' }],
     ] as const) {
       say(`server: ${label}`);
-      const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
-        cwd: ROOT,
-        env: { ...process.env, DATABASE_URL: url.toString(), PORT: '0', NODE_ENV: 'development', AUTH_MODE: 'off', LOG_LEVEL: 'info', RATE_LIMIT_POINTS: '0', SCORING_AS_OF: AS_OF, PREDICTION_CACHE_CUSTOMERS: '0', QUERY_MAX_COST: '10000000', ORT_EXECUTION_PROVIDERS: 'cpu', BACKGROUND_SCORING: 'off', ...env },
+      const child = spawn(process.execPath, [...shipped.nodeArgs, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
+        cwd: serverRoot,
+        env: { ...shipped.env, ...process.env, DATABASE_URL: url.toString(), PORT: '0', NODE_ENV: 'development', AUTH_MODE: 'off', LOG_LEVEL: 'info', RATE_LIMIT_POINTS: '0', SCORING_AS_OF: AS_OF, PREDICTION_CACHE_CUSTOMERS: '0', QUERY_MAX_COST: '10000000', ORT_EXECUTION_PROVIDERS: 'cpu', BACKGROUND_SCORING: 'off', ...env },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       try {
