@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { threadSchedSeconds } from './cpu.js';
-import { startCommand } from './serving.js';
+import { startApi } from './serving.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -199,12 +199,11 @@ export function explanationSection(shap: Awaited<ReturnType<typeof treeShapBefor
 
 // ---------------------------------------------------------------- standalone: row 6 alone
 // npx tsx bench/explain-pool.ts [--customers 3000] [--seconds 15] [--admin-url postgresql://…] [--root DIR]
-// Seeds a throwaway PostgreSQL database, prints row 6 (does not write RESULTS.md). The servers run
-// as `npm start` runs them (its node flags and environment); --root runs another checkout's server
-// (before/after comparisons).
+// Seeds a throwaway PostgreSQL database, prints row 6 (does not write RESULTS.md). The servers are
+// started as `npm run bench` starts them (bench/serving.ts startApi: npm start's node flags); --root
+// runs another checkout's server (before/after comparisons).
 async function standalone(): Promise<void> {
   const { parseArgs } = await import('node:util');
-  const { spawn } = await import('node:child_process');
   const pg = (await import('pg')).default;
   const { openDatabase } = await import('../src/db/client.js');
   const { applyMigrations } = await import('../src/db/migrate.js');
@@ -216,11 +215,9 @@ async function standalone(): Promise<void> {
       customers: { type: 'string', default: '3000' },
       seconds: { type: 'string', default: '15' },
       'admin-url': { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
-      root: { type: 'string', default: ROOT },
+      root: { type: 'string' },
     },
   });
-  const serverRoot = path.resolve(values.root!);
-  const shipped = startCommand(serverRoot);
   const AS_OF = '2026-01-01T00:00:00.000Z';
   const say = (msg: string) => process.stderr.write(`[row 6 ${new Date().toISOString().slice(11, 19)}] ${msg} (load ${load1()})\n`);
   const name = `bench_expl_pool_${process.pid}`;
@@ -250,29 +247,14 @@ async function standalone(): Promise<void> {
       ['on the event loop (`EXPLAIN_WORKERS=0`)', { EXPLAIN_WORKERS: '0' }],
     ] as const) {
       say(`server: ${label}`);
-      const child = spawn(process.execPath, [...shipped.nodeArgs, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
-        cwd: serverRoot,
-        env: { ...shipped.env, ...process.env, DATABASE_URL: url.toString(), PORT: '0', NODE_ENV: 'development', AUTH_MODE: 'off', LOG_LEVEL: 'info', RATE_LIMIT_POINTS: '0', SCORING_AS_OF: AS_OF, PREDICTION_CACHE_CUSTOMERS: '0', QUERY_MAX_COST: '10000000', ORT_EXECUTION_PROVIDERS: 'cpu', BACKGROUND_SCORING: 'off', ...env },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      // The product's start command, as `npm run bench` starts it (bench/serving.ts).
+      const api = await startApi({ databaseUrl: url.toString() }, { asOf: AS_OF, root: values.root, cpuProfDir: process.env.BENCH_CPU_PROF, env: { QUERY_MAX_COST: '10000000', ORT_EXECUTION_PROVIDERS: 'cpu', ...env } });
       try {
-        const port = await new Promise<number>((resolve, reject) => {
-          let buffer = '';
-          child.stdout!.on('data', (chunk: Buffer) => {
-            buffer = (buffer + chunk.toString()).slice(-100_000);
-            const m = /"url":"http:\/\/[^"]*:(\d+)\/graphql"[^\n]*"msg":"GraphQL API ready"/.exec(buffer);
-            if (m) resolve(Number(m[1]));
-          });
-          child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-        });
-        child.stdout!.resume();
-        const r = await trivialUnderExplanations(label, `http://127.0.0.1:${port}/graphql`, Number(values.seconds), 8, child.pid);
+        const r = await trivialUnderExplanations(label, api.url, Number(values.seconds), 8, api.proc.pid);
         process.stderr.write(`${JSON.stringify(r)}\n`);
         runs.push(r);
       } finally {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
+        await api.stop();
       }
     }
     console.log(explanationSection(shap, ids.length, runs, Number(values.seconds)).join('\n'));
