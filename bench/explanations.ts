@@ -10,7 +10,6 @@
 // Usage: npx tsx bench/explanations.ts [--customers 3000] [--node-args "--max-semi-space-size=2" (node flags; default: npm start's)] [--root DIR (another checkout's src/main.ts, to compare)]
 //        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--skip-parts] [--skip-server]
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,7 +21,7 @@ import { applyMigrations } from '../src/db/migrate.js';
 import { seedDemo } from '../src/demo/seed.js';
 import { featuresForCustomers } from '../src/features/index.js';
 import { createScoring } from '../src/scoring/setup.js';
-import { startCommand } from './serving.js';
+import { startApi, startCommand, type Child } from './serving.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -86,7 +85,7 @@ async function server(): Promise<void> {
   await client.end();
   const url = new URL(admin);
   url.pathname = `/${name}`;
-  let child: ReturnType<typeof spawn> | undefined;
+  let api: Child | undefined;
   try {
     const db = await openDatabase({ databaseUrl: url.toString(), poolSize: 4 });
     await applyMigrations(db.adapterFactory);
@@ -94,46 +93,25 @@ async function server(): Promise<void> {
     await seedDemo(db, { customers: CUSTOMERS, seed: 42, anchor: '2026-01-01' });
     await db.close();
     const root = path.resolve(opts.root);
-    say(`starting ${root}/src/main.ts`);
     // As `npm start` runs the service (its node flags and environment, package.json), unless
-    // --node-args says otherwise (before/after comparisons of a flag).
-    const shipped = startCommand(root);
-    const nodeArgs = opts['node-args'] !== undefined ? opts['node-args'].split(/\s+/).filter(Boolean) : shipped.nodeArgs;
-    say(`node ${nodeArgs.join(' ')}`);
-    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-      cwd: root,
-      env: {
-        ...shipped.env,
-        ...process.env,
-        DATABASE_URL: url.toString(),
-        PORT: '0',
-        NODE_ENV: 'development',
-        AUTH_MODE: 'off',
-        LOG_LEVEL: 'info',
-        RATE_LIMIT_POINTS: '0',
-        SCORING_AS_OF: AS_OF,
-        QUERY_MAX_COST: '100000000',
-        ORT_EXECUTION_PROVIDERS: 'cpu',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      let buffer = '';
-      child!.stdout!.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const m = /"url":"http:\/\/[^"]*:(\d+)\/graphql"[^\n]*"msg":"GraphQL API ready"/.exec(buffer);
-        if (m) resolve(Number(m[1]));
-      });
-      child!.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    });
-    const endpoint = `http://127.0.0.1:${port}/graphql`;
+    // --node-args says otherwise (before/after comparisons of a flag); started as bench/serving.ts
+    // starts it, with the prediction cache and background scoring as shipped and a cost limit
+    // that lets the audit's request run.
+    const nodeArgs = opts['node-args'] !== undefined ? opts['node-args'].split(/\s+/).filter(Boolean) : undefined;
+    say(`starting ${root}/src/main.ts: node ${(nodeArgs ?? startCommand(root).nodeArgs).join(' ')}`);
+    api = await startApi(
+      { databaseUrl: url.toString() },
+      { asOf: AS_OF, root, nodeArgs, env: { LOG_LEVEL: 'info', QUERY_MAX_COST: '100000000', ORT_EXECUTION_PROVIDERS: 'cpu', PREDICTION_CACHE_CUSTOMERS: undefined, BACKGROUND_SCORING: undefined } },
+    );
+    const child = api.proc;
+    const endpoint = api.url;
     const post = async (query: string) => {
       const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
       return (await res.json()) as { errors?: { extensions?: { code?: string } }[]; data?: any };
     };
     // Where the memory is (prom-client's process metrics): V8's heap, and buffers outside it.
     const memoryOf = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const text = await (await fetch(endpoint.replace(/\/graphql$/, '/metrics'))).text();
       const gb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 30;
       return { heapUsed: gb('nodejs_heap_size_used_bytes'), heapTotal: gb('nodejs_heap_size_total_bytes'), external: gb('nodejs_external_memory_bytes') };
     };
@@ -180,9 +158,9 @@ async function server(): Promise<void> {
       const until = Date.now() + ms;
       while (Date.now() < until) {
         await new Promise((r) => setTimeout(r, 500));
-        peak = Math.max(peak, rssOf(child!.pid!));
+        peak = Math.max(peak, rssOf(child.pid!));
       }
-      return rssOf(child!.pid!);
+      return rssOf(child.pid!);
     };
     const idle = await idleAfter(10_000);
     const idleLonger = await idleAfter(30_000);
@@ -207,10 +185,7 @@ async function server(): Promise<void> {
     }
     console.log(`  trivial query while it ran: ${lags.length} answered, median ${median(lags).toFixed(0)} ms, max ${Math.max(...lags).toFixed(0)} ms`);
   } finally {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await api?.stop();
     const c = new pg.Client({ connectionString: admin });
     await c.connect();
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

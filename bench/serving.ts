@@ -94,7 +94,8 @@ export type ApiDatabase = { databaseUrl: string } | { dataDir: string };
 export interface ApiOptions {
   asOf: string;
   batching?: 'on' | 'off';
-  env?: Record<string, string>;
+  /** Environment over the defaults below; `undefined` unsets a variable (the service's own default). */
+  env?: Record<string, string | undefined>;
   /** Write a V8 CPU profile of the server into this directory when it stops. */
   cpuProfDir?: string;
   /** Another checkout to run the server from (before/after comparisons); default this one. */
@@ -152,6 +153,7 @@ export async function startApi(database: ApiDatabase, options: ApiOptions): Prom
   const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const shipped = startCommand(options.root);
   Object.assign(env, shipped.env, options.env);
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return startChild(process.execPath, [...(options.nodeArgs ?? shipped.nodeArgs), ...prof, '--import', 'tsx', 'src/main.ts'], env, `${base}/graphql`, async () => {
     await gql(`${base}/graphql`, '{ customers(first: 1) { edges { node { id segment } } } }');
     return true;

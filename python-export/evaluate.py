@@ -325,6 +325,20 @@ def smoothing_lever(tables, runs, seeds, halves=3):
     return out
 
 
+def md_table(intro, columns, rows):
+    """A paragraph, then a Markdown table with these columns and rows (lists of cells), then a blank line."""
+    return [intro, "", f"| {' | '.join(columns)} |", "|" + "---|" * len(columns),
+            *(f"| {' | '.join(str(c) for c in row)} |" for row in rows), ""]
+
+
+def cfg_text(cfg):
+    return ", ".join(f"{k} {v}" for k, v in cfg.items())
+
+
+def weights_text(ws):
+    return "/".join(f"{w:.2f}" for w in ws)
+
+
 def btyd_features_section():
     """The BG/NBD-features experiment (tune_cdnow_btyd.py): not adopted; its lines as measured."""
     if not BTYD_FEATURES_LOG.exists():
@@ -332,26 +346,27 @@ def btyd_features_section():
     rows = [json.loads(line) for line in BTYD_FEATURES_LOG.read_text().splitlines() if line.strip()]
     names = {"base": "served features (27)", "percutoff": "+ 4 BG/NBD features, fitted per cutoff",
              "first": "+ 4 BG/NBD features, fitted once at the first cutoff"}
-    val = [r for r in rows if r["what"] == "validation"]
-    held = [r for r in rows if r["what"] == "heldout"]
-    lines = ["BG/NBD and Gamma-Gamma features for the XGBoost (`python-export/tune_cdnow_btyd.py`, not adopted): "
-             "P(alive), expected orders in H, expected order value and their product, from each customer's paid "
-             "orders before the cutoff, with BG/NBD / Gamma-Gamma fitted on the training customers only. On the "
-             "validation customers they lowered log loss by about 0.001 (six times the spread between seeds) but "
-             "moved neither AUC-ovr nor the cross-fitted macro-F1 beyond the noise. The held-out rows below were "
-             "measured afterwards, for the record (the same served settings and decision-rule fitting): macro-F1 "
-             "unchanged, AUC-ovr +0.0005, ECE lower. The API computes its features in TypeScript; taking these "
-             "in would change every version's feature layout, for a gain in AUC at the fourth decimal.", "",
-             "| features | seed | validation log loss | validation AUC-ovr | AUC-ovr, latest cutoff | rule macro-F1, cross-fitted | held-out macro-F1 (rule) | held-out AUC-ovr | held-out ECE | held-out log loss |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    by = {(r["variant"], r["seed"]): r for r in held}
-    for r in val:
-        h = by.get((r["variant"], r["seed"]))
-        hc = (f"{h['macro_f1']:.4f} | {h['roc_auc_ovr_macro']:.4f} | {h['ece']:.4f} | {h['log_loss']:.4f}"
-              if h else "– | – | – | –")
-        lines.append(f"| {names.get(r['variant'], r['variant'])} | {r['seed']} | {r['ll']:.4f} | {r['auc']:.4f} | "
-                     f"{r['auc_latest']:.4f} | {r['f1_cf']:.4f} | {hc} |")
-    return lines + [""]
+    held = {(r["variant"], r["seed"]): r for r in rows if r["what"] == "heldout"}
+    table = []
+    for r in (r for r in rows if r["what"] == "validation"):
+        h = held.get((r["variant"], r["seed"]))
+        hc = ([f"{h['macro_f1']:.4f}", f"{h['roc_auc_ovr_macro']:.4f}", f"{h['ece']:.4f}", f"{h['log_loss']:.4f}"]
+              if h else ["–"] * 4)
+        table.append([names.get(r["variant"], r["variant"]), r["seed"], f"{r['ll']:.4f}", f"{r['auc']:.4f}",
+                      f"{r['auc_latest']:.4f}", f"{r['f1_cf']:.4f}", *hc])
+    return md_table(
+        "BG/NBD and Gamma-Gamma features for the XGBoost (`python-export/tune_cdnow_btyd.py`, not adopted): "
+        "P(alive), expected orders in H, expected order value and their product, from each customer's paid "
+        "orders before the cutoff, with BG/NBD / Gamma-Gamma fitted on the training customers only. On the "
+        "validation customers they lowered log loss by about 0.001 (six times the spread between seeds) but "
+        "moved neither AUC-ovr nor the cross-fitted macro-F1 beyond the noise. The held-out rows below were "
+        "measured afterwards, for the record (the same served settings and decision-rule fitting): macro-F1 "
+        "unchanged, AUC-ovr +0.0005, ECE lower. The API computes its features in TypeScript; taking these "
+        "in would change every version's feature layout, for a gain in AUC at the fourth decimal.",
+        ["features", "seed", "validation log loss", "validation AUC-ovr", "AUC-ovr, latest cutoff",
+         "rule macro-F1, cross-fitted", "held-out macro-F1 (rule)", "held-out AUC-ovr", "held-out ECE",
+         "held-out log loss"],
+        table)
 
 
 def tuning_section(smoothing, seeds):
@@ -367,68 +382,63 @@ def tuning_section(smoothing, seeds):
         rows = list(rows.values())
         xs = [r for r in rows if "ll" in r]
         if xs:
-            lines += ["XGBoost settings (eta 0.05 and lambda 1 unless the setting says otherwise, subsample and colsample "
-                      "0.8 throughout; early stopping on "
-                      "the validation customers; recalibrated as served; `python-export/tune_cdnow.py xgb`, its lines in "
-                      "`reports/cdnow_tuning.jsonl`):", "",
-                      "| setting | seed | rounds | validation log loss | validation AUC-ovr | AUC-ovr, latest cutoff | rule macro-F1, cross-fitted |",
-                      "|---|---|---|---|---|---|---|"]
-            for r in xs:
-                cfg = ", ".join(f"{k} {v}" for k, v in r["cfg"].items())
-                lines.append(f"| {cfg} | {r['seed']} | {r['rounds']} | {r['ll']:.4f} | {r['auc']:.4f} | {r['auc_latest']:.4f} | {r['f1_cf']:.4f} |")
-            lines.append("")
+            lines += md_table(
+                "XGBoost settings (eta 0.05 and lambda 1 unless the setting says otherwise, subsample and colsample "
+                "0.8 throughout; early stopping on "
+                "the validation customers; recalibrated as served; `python-export/tune_cdnow.py xgb`, its lines in "
+                "`reports/cdnow_tuning.jsonl`):",
+                ["setting", "seed", "rounds", "validation log loss", "validation AUC-ovr", "AUC-ovr, latest cutoff",
+                 "rule macro-F1, cross-fitted"],
+                [[cfg_text(r["cfg"]), r["seed"], r["rounds"], f"{r['ll']:.4f}", f"{r['auc']:.4f}",
+                  f"{r['auc_latest']:.4f}", f"{r['f1_cf']:.4f}"] for r in xs])
         rs = [r for r in rows if "scheme" in r]
         if rs:
-            lines += ["Ways of fitting the class weights (same validation probabilities; cross-fitted = tuned on half of "
-                      "the validation customers, scored on the other half, 2 folds x 6 halves; forward = tuned on the "
-                      "cutoffs before c, scored at c, mean of the last three cutoffs; `oof-` = tuned on out-of-fold "
-                      "predictions of all training customers (5 folds by customer) plus those validation rows, "
-                      "`oofonly-` = on the out-of-fold rows alone; scores only ever on validation rows outside the fit; "
-                      "vs smooth2 = mean difference from smooth2 over the same halves, with the halves where the scheme "
-                      "scored higher; `tune_cdnow.py rule`):", "",
-                      "| setting | seed | scheme | cross-fitted macro-F1 | vs smooth2, same halves | latest cutoff only | forward | weights on all validation rows |",
-                      "|---|---|---|---|---|---|---|---|"]
             halves = {(json.dumps(r["cfg"], sort_keys=True), r["seed"]): r["cf_halves"]
                       for r in rs if r["scheme"] == "smooth2" and "cf_halves" in r}
+            table = []
             for r in rs:
-                cfg = ", ".join(f"{k} {v}" for k, v in r["cfg"].items())
-                cfl = f"{r['cf_latest']:.4f}" if "cf_latest" in r else "–"
                 base = halves.get((json.dumps(r["cfg"], sort_keys=True), r["seed"]))
                 if base and "cf_halves" in r and r["scheme"] != "smooth2":
                     d = np.asarray(r["cf_halves"]) - np.asarray(base)
                     vs = f"{d.mean():+.4f} ({int((d > 0).sum())}/{len(d)})"
                 else:
                     vs = "–"
-                lines.append(f"| {cfg} | {r['seed']} | {r['scheme']} | {r['crossfit']:.4f} | {vs} | {cfl} | "
-                             f"{r['fwd_mean']:.4f} | {'/'.join(f'{w:.2f}' for w in r['w_all'])} |")
-            lines.append("")
+                table.append([cfg_text(r["cfg"]), r["seed"], r["scheme"], f"{r['crossfit']:.4f}", vs,
+                              f"{r['cf_latest']:.4f}" if "cf_latest" in r else "–", f"{r['fwd_mean']:.4f}",
+                              weights_text(r["w_all"])])
+            lines += md_table(
+                "Ways of fitting the class weights (same validation probabilities; cross-fitted = tuned on half of "
+                "the validation customers, scored on the other half, 2 folds x 6 halves; forward = tuned on the "
+                "cutoffs before c, scored at c, mean of the last three cutoffs; `oof-` = tuned on out-of-fold "
+                "predictions of all training customers (5 folds by customer) plus those validation rows, "
+                "`oofonly-` = on the out-of-fold rows alone; scores only ever on validation rows outside the fit; "
+                "vs smooth2 = mean difference from smooth2 over the same halves, with the halves where the scheme "
+                "scored higher; `tune_cdnow.py rule`):",
+                ["setting", "seed", "scheme", "cross-fitted macro-F1", "vs smooth2, same halves", "latest cutoff only",
+                 "forward", "weights on all validation rows"],
+                table)
         os_ = [r for r in rows if "oofscore" in r]
         if os_:
-            lines += ["The same question scored on the out-of-fold rows of the training customers (none a validation "
-                      "customer), so the validation-only weights can use all validation rows (`tune_cdnow.py oofscore`; "
-                      "gain = weights tuned on half of the out-of-fold customers plus all validation rows minus weights "
-                      "tuned on all validation rows, both scored on the other half, 2 folds x 3 halves):", "",
-                      "| setting | seed | smoothing | weights tuned on all validation rows | on half of them | "
-                      "gain from adding out-of-fold rows (halves higher) | weights on all validation rows |",
-                      "|---|---|---|---|---|---|---|"]
-            for r in os_:
-                cfg = ", ".join(f"{k} {v}" for k, v in r["cfg"].items())
-                g = np.asarray(r["oof_plus_val_gain_halves"])
-                lines.append(f"| {cfg} | {r['seed']} | {r['oofscore']} | {r['val_all']:.4f} | {r['val_half']:.4f} | "
-                             f"{r['oof_plus_val_gain']:+.4f} ({int((g > 0).sum())}/{len(g)}) | "
-                             f"{'/'.join(f'{w:.2f}' for w in r['w_val'])} |")
-            lines.append("")
+            lines += md_table(
+                "The same question scored on the out-of-fold rows of the training customers (none a validation "
+                "customer), so the validation-only weights can use all validation rows (`tune_cdnow.py oofscore`; "
+                "gain = weights tuned on half of the out-of-fold customers plus all validation rows minus weights "
+                "tuned on all validation rows, both scored on the other half, 2 folds x 3 halves):",
+                ["setting", "seed", "smoothing", "weights tuned on all validation rows", "on half of them",
+                 "gain from adding out-of-fold rows (halves higher)", "weights on all validation rows"],
+                [[cfg_text(r["cfg"]), r["seed"], r["oofscore"], f"{r['val_all']:.4f}", f"{r['val_half']:.4f}",
+                  f"{r['oof_plus_val_gain']:+.4f} ({int((np.asarray(r['oof_plus_val_gain_halves']) > 0).sum())}/"
+                  f"{len(r['oof_plus_val_gain_halves'])})", weights_text(r["w_val"])] for r in os_])
     lines += btyd_features_section()
     if smoothing:
         gains = ", ".join(f"{list(res.values())[1]['mean'] - list(res.values())[0]['mean']:+.4f}" for res in smoothing.values())
-        lines += [f"This run, served XGBoost, per seed (validation customers only, 2 folds x 3 halves); what smoothing "
-                  f"bought here, per seed: {gains}:", "",
-                  "| seed | weights at the grid maximum: cross-fitted macro-F1 (weights) | smoothed: cross-fitted macro-F1 (weights) |",
-                  "|---|---|---|"]
-        for s, res in smoothing.items():
-            cells = [f"{v['mean']:.4f} ({'/'.join(f'{w:.2f}' for w in v['weights_all_validation'])})" for v in res.values()]
-            lines.append(f"| {s} | {' | '.join(cells)} |")
-        lines.append("")
+        lines += md_table(
+            f"This run, served XGBoost, per seed (validation customers only, 2 folds x 3 halves); what smoothing "
+            f"bought here, per seed: {gains}:",
+            ["seed", "weights at the grid maximum: cross-fitted macro-F1 (weights)",
+             "smoothed: cross-fitted macro-F1 (weights)"],
+            [[s, *(f"{v['mean']:.4f} ({weights_text(v['weights_all_validation'])})" for v in res.values())]
+             for s, res in smoothing.items()])
     return "\n".join(lines)
 
 

@@ -231,7 +231,9 @@ export async function featuresForCustomers(
     if (++done % COMPUTE_SLICE === 0) await nextTurn();
     const features = computeFeatures(customer, paidOrders, asOfMs);
     const { tokens, length, unknownAmounts } = computeSequence(paidOrders, asOfMs, new Float32Array(SEQUENCE_MAX_ORDERS * SEQUENCE_TOKEN_WIDTH));
-    out.set(id, unknownAmounts.length > 0 ? { features, sequence: tokens, sequenceLength: length, sequenceUnknownAmounts: unknownAmounts, paidOrders } : { features, sequence: tokens, sequenceLength: length, paidOrders });
+    const row: CustomerFeatures = { features, sequence: tokens, sequenceLength: length, paidOrders };
+    if (unknownAmounts.length > 0) row.sequenceUnknownAmounts = unknownAmounts;
+    out.set(id, row);
   }
   return out;
 }

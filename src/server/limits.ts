@@ -103,37 +103,50 @@ function explanationsIn(selectionSet: SelectionSetNode | undefined, fragments: R
   return n;
 }
 
+/**
+ * The only arguments the cost model reads (costEstimator reads them through `arg`, so a new one
+ * must be named here); the cost cache keys on the variables inside them. graphql-query-complexity
+ * itself also reads `@include`/`@skip`.
+ */
+const COST_ARGUMENTS = ['first', 'last', 'model', 'horizonDays'] as const;
+type CostArgument = (typeof COST_ARGUMENTS)[number];
+const isCostArgument = (name: string): name is CostArgument => (COST_ARGUMENTS as readonly string[]).includes(name);
+
 export function costEstimator(defaultPageSize: number, pricing: ExplanationPricing = flatPricing, document?: DocumentNode): ComplexityEstimator {
   const fragments: Record<string, FragmentDefinitionNode> = {};
   for (const d of document?.definitions ?? []) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
   return ({ type, field, node, args, childComplexity }) => {
+    const arg = (name: CostArgument): unknown => args[name];
     const key = `${type.name}.${field.name}`;
     let own = extraCost[key] ?? (isLeafType(getNamedType(field.type)) ? 0 : 1);
     if (key === 'Customer.explanation') own = pricing.price(null).explanation;
     if (key === 'Customer.prediction') {
       // Its `explanation` fields are priced here, where the model is known (the Prediction type's
       // own `explanation` field is priced at 0 below).
-      const price = pricing.price(typeof args.model === 'string' ? args.model : null);
+      const model = arg('model');
+      const price = pricing.price(typeof model === 'string' ? model : null);
       own = price.prediction + explanationsIn(node.selectionSet, fragments) * price.explanation;
     }
     if (key === 'Prediction.explanation') own = 0;
     // Lifetime: its row of the page's order statement, plus one E[Y(t)] series per 30-day step of the CLV.
-    if (key === 'Customer.lifetime') own = 1 + Math.ceil((typeof args.horizonDays === 'number' && args.horizonDays > 0 ? Math.min(args.horizonDays, MAX_HORIZON_DAYS) : DEFAULT_HORIZON_DAYS) / 365);
+    if (key === 'Customer.lifetime') {
+      const days = arg('horizonDays');
+      own = 1 + Math.ceil((typeof days === 'number' && days > 0 ? Math.min(days, MAX_HORIZON_DAYS) : DEFAULT_HORIZON_DAYS) / 365);
+    }
     if (field.args.some((a) => a.name === 'first')) {
-      const first = typeof args.first === 'number' && args.first >= 0 ? args.first : defaultPageSize;
+      const given = arg('first');
+      const first = typeof given === 'number' && given >= 0 ? given : defaultPageSize;
       return own + first * childComplexity;
     }
     // Query.scoringRuns(last): a list of that many runs.
     if (field.args.some((a) => a.name === 'last')) {
-      const last = typeof args.last === 'number' && args.last >= 0 ? args.last : 10;
+      const given = arg('last');
+      const last = typeof given === 'number' && given >= 0 ? given : 10;
       return own + last * childComplexity;
     }
     return own + childComplexity;
   };
 }
-
-/** The arguments the cost model reads (costEstimator); graphql-query-complexity also reads `@include`/`@skip`. */
-const COST_ARGUMENTS = new Set(['first', 'last', 'model', 'horizonDays']);
 
 /**
  * The variables a document's cost can depend on: those inside an argument the cost model reads, or
@@ -146,8 +159,8 @@ function costVariables(document: DocumentNode): string[] {
   visit(document, {
     Directive: { enter: () => void depth++, leave: () => void depth-- },
     Argument: {
-      enter: (node) => void (COST_ARGUMENTS.has(node.name.value) && depth++),
-      leave: (node) => void (COST_ARGUMENTS.has(node.name.value) && depth--),
+      enter: (node) => void (isCostArgument(node.name.value) && depth++),
+      leave: (node) => void (isCostArgument(node.name.value) && depth--),
     },
     Variable: (node) => void (depth > 0 && names.add(node.name.value)),
     // Only uses, not the operation's declarations (`query($first: Int)`).
