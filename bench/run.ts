@@ -607,21 +607,21 @@ async function main() {
         '',
         `### What each request costs, and what bounds each figure (64 clients)`,
         '',
-        'CPU µs per answered request over the cell: the server process (/proc, every thread; in brackets its main thread, the event loop — on the embedded database PGlite runs there too), ' +
+        'CPU µs per answered request over the cell: the server process (/proc, every thread: on the embedded database also PGlite\'s own thread; in brackets its main thread, the event loop), ' +
           'the PostgreSQL backends of the database (pg_stat_activity pids, /proc), and the load generator (the bench process, which also runs autocannon). ' +
           `Inference = CPU µs per request of \`session.run\` of \`${config.DEFAULT_MODEL}\` at the cell's mean batch (rows per run from /metrics), timed alone in the bench process on real feature rows; onnxruntime-node runs \`session.run\` synchronously on the event loop (its intra-op threads help), so it is part of the server's CPU. ` +
           `Lookups / statement = per-request lookups (a customer, its features) carried by each statement of the cross-request coalescers (\`db_coalesced_*\` in /metrics). ` +
           `Ceiling = ${cores} cores / (sum of the CPU columns): the req/s this machine could give if nothing else ran. ` +
-          'Bound: the event loop when the main thread was ≥ 85 % of a core busy (it runs on one core at most; inference and, on the embedded database, PGlite run on it too); Python when its process was (its threads share one core, the GIL); else the cores when the run kept them ≥ 85 % busy. ' +
+          'Bound: the event loop when the main thread was ≥ 85 % of a core busy (it runs on one core at most; inference runs on it too); Python when its process was (its threads share one core, the GIL); else the cores when the run kept them ≥ 85 % busy. ' +
           'On a machine shared with other work, none of these is reached and the figure is bounded by the CPU the other processes leave (see the load average). ' +
-          'On the embedded database PGlite executes every statement on the server\'s event loop, at a fixed cost of roughly 0.3–1 ms of CPU per statement besides the work itself: its CPU is in the main-thread column, and the coalescers keep one statement in flight there so that concurrent lookups share the next one (on PostgreSQL two, on two backends). ' +
+          'On the embedded database PGlite executes every statement on a thread of its own in the server process (`EMBEDDED_DB_THREAD=on`, the default; src/db/embedded-thread.ts), at a fixed cost of roughly 0.3–1 ms of CPU per statement besides the work itself: its CPU is in the server column, not in the main thread\'s, and the coalescers keep one statement in flight there (PGlite runs one at a time) so that concurrent lookups share the next one (on PostgreSQL two, on two backends). ' +
           'Flask\'s PostgreSQL CPU is not counted: it opens a connection per request, and its backends live shorter than the 500 ms sampling interval.',
         '',
         '| server | req/s | p50 / p99 | server µs (main thread) | PostgreSQL µs | load gen µs | inference µs / mean batch | lookups / statement | ceiling req/s | bound |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
         cpuRow('ours on PostgreSQL, batcher on', ours.on[64], 'Node', true),
         cpuRow('ours on PostgreSQL, batcher off', ours.off[64], 'Node', true),
-        cpuRow('ours on the embedded database', embedded[64], 'Node + PGlite', true),
+        cpuRow('ours on the embedded database', embedded[64], 'Node', true),
         cpuRow('Flask `/score`', flaskRes[64], 'Python', false),
         cpuRow('Flask `/predict`', flaskPredict[64], 'Python', false),
         '',

@@ -4,7 +4,7 @@
 //  - closed-loop load with autocannon (keep-alive) or with fetch (for Werkzeug, which closes every
 //    connection);
 //  - CPU per request: the server process's user + system time (/proc; every thread: the event loop,
-//    ONNX Runtime's threads and, on the embedded database, PGlite itself), the PostgreSQL backends
+//    ONNX Runtime's threads and, on the embedded database, PGlite's thread), the PostgreSQL backends
 //    serving the database (pg_stat_activity pids, /proc), and the load generator (this process).
 //    Wall-clock figures on a shared 2-core machine move with the other load; CPU per request moves
 //    far less, and says which side bounds the throughput.
@@ -259,7 +259,7 @@ export async function loadFetch(url: string, connections: number, seconds: numbe
 
 /** µs of CPU per answered request, by side. */
 export interface CpuPerRequest {
-  /** The server process (every thread: event loop, ONNX Runtime, PGlite when embedded). */
+  /** The server process (every thread: event loop, ONNX Runtime, PGlite's thread when embedded). */
   server: number;
   /** Of which its main thread (Node's event loop; Python's main thread for Flask). */
   mainThread: number;

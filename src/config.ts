@@ -32,6 +32,8 @@ const schema = z.object({
     .or(z.literal('').transform(() => undefined)),
   DATA_DIR: z.string().min(1).default('data/pglite'),
   DB_POOL_SIZE: intIn(1, 100).default(10),
+  /** The server's embedded database on a thread of its own (db/embedded-thread.ts), or on the event loop. */
+  EMBEDDED_DB_THREAD: z.enum(['on', 'off']).default('on'),
   DEMO_CUSTOMERS: intIn(0, 10_000_000).default(10_000),
   DEMO_SEED: intIn(0, 2 ** 31 - 1).default(42),
   DEMO_ANCHOR: isoDay.optional(),

@@ -23,6 +23,10 @@ async function main() {
   // The models load while the database opens: an embedded data directory is locked at once (a
   // second server is refused before any model loads) and a new one is initialised in a worker
   // thread. A bad model still stops start-up with its message.
+  // Until the server is up there is nothing to drain.
+  let onDatabaseLost = (): void => {
+    process.exit(1);
+  };
   const opening = openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.dataDir,
@@ -30,6 +34,13 @@ async function main() {
     role: 'server',
     processName: `the server (npm start, port ${config.PORT})`,
     onWarning: (message) => log.warn(message),
+    embeddedThread: config.EMBEDDED_DB_THREAD === 'on',
+    // Nothing can be answered without it: stop (a supervisor restarts the server, and PGlite
+    // recovers the data directory as after a crash).
+    onDatabaseExit: (reason) => {
+      log.fatal({ reason }, 'the embedded database thread stopped');
+      onDatabaseLost();
+    },
   });
   const loading = createScoring(config, log, metrics.observer);
   // On failure main() exits at once: a new database is initialised aside and moved in only when
@@ -52,7 +63,7 @@ async function main() {
   });
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'shutting down: draining in-flight requests');
@@ -63,8 +74,9 @@ async function main() {
     await changes?.close();
     await db.close();
     log.info('stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
+  onDatabaseLost = () => void stop('embedded database stopped', 1);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 

@@ -17,6 +17,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { CHANGES_CHANNEL, parseChange, type ChangeHandlers, type ChangeSubscription } from './changes.js';
 import { DataDirInUseError, tryLockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { startEmbeddedThread } from './embedded-thread.js';
 import { initializeDataDir } from './initdb.js';
 import { serveOverSocket, SOCKET_PORT, type OwnerSocket } from './owner-socket.js';
 
@@ -26,7 +27,10 @@ export type DatabaseKind = 'pglite' | 'postgresql';
  * The connection below Prisma, for bulk loads in one transaction (ingest/session.ts): the pg pool
  * (`copy`: it carries COPY FROM STDIN; the owner socket does not), or the in-process PGlite.
  */
-export type BulkAccess = { kind: 'pg'; pool: pg.Pool; copy: boolean } | { kind: 'pglite'; pglite: PGlite };
+export type BulkAccess =
+  | { kind: 'pg'; pool: pg.Pool; copy: boolean }
+  | { kind: 'pglite'; pglite: PGlite }
+  | { kind: 'none'; reason: string };
 
 /**
  * How this process reaches the database: `url` a PostgreSQL server; `owner` the embedded database
@@ -55,6 +59,13 @@ export interface DatabaseOptions {
   onWait?: (message: string) => void;
   /** Told when the server disconnects a command that holds the embedded database idle. */
   onWarning?: (message: string) => void;
+  /**
+   * A server's embedded database runs on a thread of its own (default), off the event loop;
+   * `false` runs it in-process as a command does (EMBEDDED_DB_THREAD=off).
+   */
+  embeddedThread?: boolean;
+  /** Told when the embedded database's thread stops without being closed. */
+  onDatabaseExit?: (reason: string) => void;
 }
 
 export interface Database {
@@ -196,6 +207,49 @@ async function listenOnPostgres(config: pg.PoolConfig, handlers: ChangeHandlers)
   };
 }
 
+/**
+ * The embedded database for the server that owns it, on a thread of its own (embedded-thread.ts),
+ * which also serves it to the commands on the socket.
+ */
+async function threadDriver(dataDir: string, lock: DataDirLock, warn?: (message: string) => void, onExit?: (reason: string) => void): Promise<Driver> {
+  await initializeDataDir(dataDir);
+  const listeners = new Set<ChangeHandlers>();
+  const thread = await startEmbeddedThread({
+    dataDir,
+    serve: true,
+    onNotification: (channel, payload) => {
+      if (channel !== CHANGES_CHANNEL) return;
+      const change = parseChange(payload);
+      for (const l of listeners) l.onChange(change);
+    },
+    onIdleClient: (idleMs) =>
+      warn?.(`a command stayed idle inside a transaction for ${Math.round(idleMs / 1000)} s; disconnected and rolled back`),
+    onExit,
+  });
+  if (thread.socketPath) await lock.setSocket(thread.socketPath);
+  return {
+    kind: 'pglite',
+    access: 'owner',
+    adapterFactory: thread.adapterFactory,
+    socketPath: thread.socketPath,
+    // Imports run as commands (npm run import), which reach the database through the socket.
+    bulk: { kind: 'none', reason: 'the server runs the embedded database on its own thread; import through npm run import' },
+    async subscribe(handlers) {
+      listeners.add(handlers);
+      await thread.listen(CHANGES_CHANNEL);
+      return {
+        async close() {
+          listeners.delete(handlers);
+        },
+      };
+    },
+    async close() {
+      await thread.close();
+      await lock.release();
+    },
+  };
+}
+
 /** The embedded database, opened in this process. A server owner also serves it on a socket. */
 async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve: boolean, warn?: (message: string) => void): Promise<Driver> {
   if (!dataDir.startsWith('memory://')) await initializeDataDir(dataDir);
@@ -311,7 +365,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           throw new DataDirInUseError(dataDir, attempt.owner, advice);
         }
         try {
-          driver = await ownerDriver(dataDir, attempt.lock, true, options.onWarning);
+          driver =
+            options.embeddedThread === false
+              ? await ownerDriver(dataDir, attempt.lock, true, options.onWarning)
+              : await threadDriver(dataDir, attempt.lock, options.onWarning, options.onDatabaseExit);
         } catch (err) {
           await attempt.lock.release();
           throw err;

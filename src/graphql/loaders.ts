@@ -35,7 +35,7 @@ export interface CoalescedReads {
 
 export function createCoalescedReads(db: Database): CoalescedReads {
   // PostgreSQL runs two statements at once on two backends. The embedded database runs one at a
-  // time on this thread (a second would only wait for it), and every statement costs it ~0.3–1 ms
+  // time on its thread (a second would only wait for it), and every statement costs it ~0.3–1 ms
   // of fixed CPU there: one in flight, so the lookups that arrive meanwhile share the next.
   const options = { maxKeys: 1000, maxInFlight: db.kind === 'pglite' ? 1 : 2 };
   return {

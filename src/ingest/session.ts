@@ -142,6 +142,7 @@ export async function withImportTransaction<T>(
   fn: (sql: ImportSql) => Promise<T>,
   options: { insertBatchRows?: number } = {},
 ): Promise<T> {
+  if (bulk.kind === 'none') throw new Error(`No bulk connection here: ${bulk.reason}`);
   if (bulk.kind === 'pglite') {
     return bulk.pglite.transaction(async (tx) => {
       const sql: ImportSql = {

@@ -8,6 +8,7 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { workerExecArgv } from '../../threads.js';
 import { unflattenAttributions, type Attribution, type ExplainMethod, type FlatAttributions } from './types.js';
 import type { ExplainTask } from './worker.js';
 
@@ -51,15 +52,12 @@ export class ExplanationPool {
     if (this.closed) throw new ExplanationError('the explanation pool is shut down');
     if (!this.pool) {
       const here = fileURLToPath(import.meta.url);
-      // The worker is TypeScript like the rest (run through tsx): load tsx in the threads too when the
-      // process itself was started without it (vitest, or `tsx` as the command).
-      const withTsx = process.execArgv.some((a) => /(^|[\\/])tsx([\\/]|$)|tsx\/dist/.test(a));
       this.pool = new Piscina({
         filename: here.replace(/pool\.(ts|js)$/, 'worker.$1'),
         minThreads: this.workers,
         maxThreads: this.workers,
         idleTimeout: Number.POSITIVE_INFINITY,
-        execArgv: here.endsWith('.ts') && !withTsx ? [...process.execArgv, '--import', 'tsx'] : undefined,
+        execArgv: workerExecArgv(here),
       });
     }
     return this.pool;
