@@ -650,7 +650,7 @@ async function main() {
           'the features computed in pandas by the training pipeline\'s own `compute_features`, then `predict_proba`. ' +
           'The pickle is fitted by `bench/flask/train_logistic.py` with the project\'s training code exactly as `python-export/train.py --demo` fits `logistic-segment` ' +
           '(demo export 10,000 customers, seed 42, anchor 2026-01-01, rolling plan H = 90 d, 4 training cutoffs, `logistic_onnx.train(X, y, seed=42)`); ' +
-          'the script refuses to write it unless every constant of `models/logistic-segment/1/model.onnx` equals the refit\'s and its probabilities reproduce `golden.json`. ' +
+          'the script refuses to write it unless the preprocessing constants of `models/logistic-segment/1/model.onnx` equal the refit\'s and its coefficients agree within 1 % (where lbfgs stops depends on the BLAS, CPU and thread count); the pickled estimator then carries the served coefficients, and its probabilities must reproduce `golden.json`. ' +
           'Flask serves the logistic model (as the old approach did); ours serves the default XGBoost model plus the same database round trip. Flask gets the same customers (same random ids), the same database and the same concurrency.',
         '',
       ];
