@@ -1,7 +1,7 @@
 // The server's embedded database runs on a thread of its own (src/db/embedded-thread.ts): the
 // event loop keeps turning while PGlite executes a statement, and everything that crossed the
 // in-process adapter crosses the thread unchanged — migrations, Prisma's error codes, interactive
-// transactions, the commands' socket and the change notifications. A thread that dies fails every
+// transactions, an import's COPY, the commands' socket and the change notifications. A thread that dies fails every
 // call as "database unavailable" instead of leaving requests hanging.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -89,6 +89,24 @@ describe("the server's embedded database on its own thread", { timeout: 180_000 
       await tx.customer.create({ data: { externalId: 'T-committed', name: 'Kept' } });
     });
     expect(await server.prisma.customer.count({ where: { externalId: 'T-committed' } })).toBe(1);
+  });
+
+  it('runs an import\'s transaction on the thread: COPY from a blob commits; a failure rolls all of it back', async () => {
+    const bulk = server.bulk;
+    if (bulk.kind !== 'pglite') throw new Error(`expected PGlite's own transactions, got ${bulk.kind}`);
+    const copy = `COPY "Customer" ("externalId", "name") FROM '/dev/blob'`;
+    await bulk.pglite.transaction(async (tx) => {
+      await tx.query(copy, [], { blob: new Blob(['B-1\tBulk one\nB-2\tBulk two\n']) });
+      expect((await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Customer" WHERE "externalId" LIKE 'B-%'`)).rows).toEqual([{ n: 2 }]);
+    });
+    expect(await server.prisma.customer.count({ where: { externalId: { startsWith: 'B-' } } })).toBe(2);
+    await expect(
+      bulk.pglite.transaction(async (tx) => {
+        await tx.query(copy, [], { blob: new Blob(['B-3\tBulk three\n']) });
+        await tx.query('SELECT 1 / 0');
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await server.prisma.customer.count({ where: { externalId: { startsWith: 'B-' } } })).toBe(2);
   });
 
   it("serves a command on its socket; the owner's and the command's committed changes are heard", async () => {

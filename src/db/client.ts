@@ -17,7 +17,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { CHANGES_CHANNEL, parseChange, type ChangeHandlers, type ChangeSubscription } from './changes.js';
 import { DataDirInUseError, tryLockDataDir, type DataDirLock } from './data-dir-lock.js';
-import { startEmbeddedThread } from './embedded-thread.js';
+import { startEmbeddedThread, type BulkPGlite } from './embedded-thread.js';
 import { initializeDataDir } from './initdb.js';
 import { serveOverSocket, SOCKET_PORT, type OwnerSocket } from './owner-socket.js';
 
@@ -25,12 +25,10 @@ export type DatabaseKind = 'pglite' | 'postgresql';
 
 /**
  * The connection below Prisma, for bulk loads in one transaction (ingest/session.ts): the pg pool
- * (`copy`: it carries COPY FROM STDIN; the owner socket does not), or the in-process PGlite.
+ * (`copy`: it carries COPY FROM STDIN; the owner socket does not), or PGlite's own transactions
+ * (COPY from a blob) — in-process, or on the embedded database's thread.
  */
-export type BulkAccess =
-  | { kind: 'pg'; pool: pg.Pool; copy: boolean }
-  | { kind: 'pglite'; pglite: PGlite }
-  | { kind: 'none'; reason: string };
+export type BulkAccess = { kind: 'pg'; pool: pg.Pool; copy: boolean } | { kind: 'pglite'; pglite: BulkPGlite };
 
 /**
  * How this process reaches the database: `url` a PostgreSQL server; `owner` the embedded database
@@ -61,7 +59,8 @@ export interface DatabaseOptions {
   onWarning?: (message: string) => void;
   /**
    * A server's embedded database runs on a thread of its own (default), off the event loop;
-   * `false` runs it in-process as a command does (EMBEDDED_DB_THREAD=off).
+   * `false` runs it in-process as a command does (EMBEDDED_DB_THREAD=off). A `memory://` database
+   * runs on a thread only when this is `true`.
    */
   embeddedThread?: boolean;
   /** Told when the embedded database's thread stops without being closed. */
@@ -211,12 +210,12 @@ async function listenOnPostgres(config: pg.PoolConfig, handlers: ChangeHandlers)
  * The embedded database for the server that owns it, on a thread of its own (embedded-thread.ts),
  * which also serves it to the commands on the socket.
  */
-async function threadDriver(dataDir: string, lock: DataDirLock, warn?: (message: string) => void, onExit?: (reason: string) => void): Promise<Driver> {
-  await initializeDataDir(dataDir);
+async function threadDriver(dataDir: string, lock: DataDirLock | undefined, warn?: (message: string) => void, onExit?: (reason: string) => void): Promise<Driver> {
+  if (!dataDir.startsWith('memory://')) await initializeDataDir(dataDir);
   const listeners = new Set<ChangeHandlers>();
   const thread = await startEmbeddedThread({
     dataDir,
-    serve: true,
+    serve: lock !== undefined,
     onNotification: (channel, payload) => {
       if (channel !== CHANGES_CHANNEL) return;
       const change = parseChange(payload);
@@ -226,14 +225,13 @@ async function threadDriver(dataDir: string, lock: DataDirLock, warn?: (message:
       warn?.(`a command stayed idle inside a transaction for ${Math.round(idleMs / 1000)} s; disconnected and rolled back`),
     onExit,
   });
-  if (thread.socketPath) await lock.setSocket(thread.socketPath);
+  if (thread.socketPath) await lock?.setSocket(thread.socketPath);
   return {
     kind: 'pglite',
     access: 'owner',
     adapterFactory: thread.adapterFactory,
     socketPath: thread.socketPath,
-    // Imports run as commands (npm run import), which reach the database through the socket.
-    bulk: { kind: 'none', reason: 'the server runs the embedded database on its own thread; import through npm run import' },
+    bulk: { kind: 'pglite', pglite: thread.bulk },
     async subscribe(handlers) {
       listeners.add(handlers);
       await thread.listen(CHANGES_CHANNEL);
@@ -245,7 +243,7 @@ async function threadDriver(dataDir: string, lock: DataDirLock, warn?: (message:
     },
     async close() {
       await thread.close();
-      await lock.release();
+      await lock?.release();
     },
   };
 }
@@ -352,7 +350,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } else {
     const dataDir = options.dataDir ?? 'memory://';
     if (dataDir.startsWith('memory://')) {
-      driver = await ownerDriver(dataDir, undefined, false);
+      // In memory (tests): in-process unless a thread is asked for explicitly.
+      driver = options.embeddedThread === true ? await threadDriver(dataDir, undefined, options.onWarning, options.onDatabaseExit) : await ownerDriver(dataDir, undefined, false);
     } else {
       await mkdir(dataDir, { recursive: true });
       if (options.role === 'server') {

@@ -42,6 +42,9 @@ export type Call =
   | { op: 'begin'; isolationLevel?: IsolationLevel }
   | { op: 'commit' | 'rollback'; tx: number }
   | { op: 'listen'; channel: string }
+  | { op: 'bulk-begin' }
+  | { op: 'bulk-query'; tx: number; text: string; params: unknown[]; blob?: Blob }
+  | { op: 'bulk-end'; tx: number; commit: boolean }
   | { op: 'close' };
 
 /** An error as it crosses the thread boundary; a DriverAdapterError keeps its payload (`cause`). */
@@ -86,11 +89,21 @@ export interface EmbeddedThreadOptions extends ThreadOptions {
   onExit?: (reason: string) => void;
 }
 
+/** The part of PGlite an import uses (ingest/session.ts): one transaction, queries and COPY from a blob. */
+export interface BulkPGlite {
+  transaction<T>(fn: (tx: BulkTransaction) => Promise<T>): Promise<T>;
+}
+export interface BulkTransaction {
+  query<R>(text: string, params?: unknown[], options?: { blob?: Blob }): Promise<{ rows: R[]; affectedRows?: number }>;
+}
+
 export interface EmbeddedThread {
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** The thread (tests terminate it to see what a crash does). */
   readonly worker: Worker;
   readonly socketPath?: string;
+  /** PGlite's transactions for an import in this process, run on the thread. */
+  readonly bulk: BulkPGlite;
   /** Starts hearing NOTIFYs on `channel` (idempotent). */
   listen(channel: string): Promise<void>;
   close(): Promise<void>;
@@ -194,10 +207,28 @@ export async function startEmbeddedThread(options: EmbeddedThreadOptions): Promi
     dispose: () => Promise.resolve(),
   };
 
+  const bulk: BulkPGlite = {
+    async transaction(fn) {
+      const tx = await call<number>({ op: 'bulk-begin' });
+      let result;
+      try {
+        result = await fn({
+          query: (text, params = [], options) => call({ op: 'bulk-query', tx, text, params, blob: options?.blob }),
+        });
+      } catch (err) {
+        await call<void>({ op: 'bulk-end', tx, commit: false }).catch(() => {});
+        throw err;
+      }
+      await call<void>({ op: 'bulk-end', tx, commit: true });
+      return result;
+    },
+  };
+
   const listening = new Map<string, Promise<void>>();
   return {
     socketPath,
     worker,
+    bulk,
     adapterFactory: {
       provider: 'postgres',
       adapterName: ADAPTER_NAME,

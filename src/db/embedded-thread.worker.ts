@@ -3,13 +3,15 @@
 // messages. Calls run as they arrive, as they would in-process: PGlite's own mutexes order them
 // (a statement waits while a transaction or a socket client holds the session).
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import type { Transaction } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { toWireError, type Call, type ThreadMessage, type ThreadOptions } from './embedded-thread.js';
 import { serveOverSocket, type OwnerSocket } from './owner-socket.js';
 
 const port = parentPort!;
+/** Ends an import's transaction with a rollback. */
+class RolledBack extends Error {}
 const options = workerData as ThreadOptions;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
@@ -24,6 +26,8 @@ async function open() {
     });
   }
   const transactions = new Map<number, Transaction>();
+  /** Imports' transactions on PGlite itself: each held open until its bulk-end. */
+  const bulk = new Map<number, { tx: PGliteTransaction; end(commit: boolean): Promise<void> }>();
   let nextTx = 1;
   const listening = new Set<string>();
 
@@ -52,6 +56,36 @@ async function open() {
         const t = transaction(call.tx);
         transactions.delete(call.tx);
         return call.op === 'commit' ? t.commit() : t.rollback();
+      }
+      case 'bulk-begin': {
+        const id = nextTx++;
+        return new Promise<number>((begun, failed) => {
+          let finish!: (commit: boolean) => void;
+          const outcome = new Promise<boolean>((r) => (finish = r));
+          const done = pglite
+            .transaction(async (tx) => {
+              bulk.set(id, { tx, end: async (commit) => (finish(commit), await done) });
+              begun(id);
+              // A rejection rolls the transaction back; returning commits it.
+              if (!(await outcome)) throw new RolledBack();
+            })
+            .catch((err) => {
+              if (!(err instanceof RolledBack)) throw err;
+            });
+          done.catch(failed);
+        });
+      }
+      case 'bulk-query': {
+        const open = bulk.get(call.tx);
+        if (!open) throw new Error(`import transaction ${call.tx} is not open`);
+        const r = await open.tx.query(call.text, call.params, call.blob ? { blob: call.blob } : undefined);
+        return { rows: r.rows, affectedRows: r.affectedRows };
+      }
+      case 'bulk-end': {
+        const open = bulk.get(call.tx);
+        if (!open) throw new Error(`import transaction ${call.tx} is not open`);
+        bulk.delete(call.tx);
+        return open.end(call.commit);
       }
       case 'listen':
         if (!listening.has(call.channel)) {

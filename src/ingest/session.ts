@@ -11,7 +11,7 @@
 // Everything else is plain SQL on the same connection, so the import is all-or-nothing: a throw
 // (or kill -9, which drops the connection / never commits) rolls everything back.
 import { once } from 'node:events';
-import type { Transaction } from '@electric-sql/pglite';
+import type { BulkTransaction } from '../db/embedded-thread.js';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BulkAccess } from '../db/client.js';
@@ -86,7 +86,7 @@ function copyWriter(client: pg.PoolClient, table: string, columns: readonly (rea
 }
 
 /** COPY FROM '/dev/blob' on PGlite: one statement per ~4 MB of rows. */
-function blobWriter(tx: Transaction, table: string, columns: readonly (readonly [string, string])[]): RowWriter {
+function blobWriter(tx: BulkTransaction, table: string, columns: readonly (readonly [string, string])[]): RowWriter {
   const parts: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -142,7 +142,6 @@ export async function withImportTransaction<T>(
   fn: (sql: ImportSql) => Promise<T>,
   options: { insertBatchRows?: number } = {},
 ): Promise<T> {
-  if (bulk.kind === 'none') throw new Error(`No bulk connection here: ${bulk.reason}`);
   if (bulk.kind === 'pglite') {
     return bulk.pglite.transaction(async (tx) => {
       const sql: ImportSql = {

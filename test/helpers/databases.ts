@@ -45,8 +45,11 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-/** Creates an empty database of the given kind, migrated unless `migrate: false`. */
-export async function createTestDatabase(kind: DatabaseKind, opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * Creates an empty database of the given kind, migrated unless `migrate: false`. `thread`: the
+ * embedded database on a thread of its own, as the server runs it (no bulk connection for imports).
+ */
+export async function createTestDatabase(kind: DatabaseKind, opts: { migrate?: boolean; thread?: boolean } = {}): Promise<TestDatabase> {
   let db: Database;
   let url: string | undefined;
   let dropDriver = async () => {};
@@ -65,7 +68,7 @@ export async function createTestDatabase(kind: DatabaseKind, opts: { migrate?: b
       await a.end();
     };
   } else {
-    db = await openDatabase({ dataDir: 'memory://' });
+    db = await openDatabase({ dataDir: 'memory://', embeddedThread: opts.thread === true });
   }
   if (opts.migrate !== false) await applyMigrations(db.adapterFactory);
   return {

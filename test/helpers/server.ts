@@ -36,8 +36,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 export async function startTestServer(kind: DatabaseKind, env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestServer> {
-  const tdb = existing ?? (await createTestDatabase(kind));
   const config = testConfig(env);
+  // The embedded database as the server runs it: on its own thread unless EMBEDDED_DB_THREAD=off.
+  const tdb = existing ?? (await createTestDatabase(kind, { thread: config.EMBEDDED_DB_THREAD === 'on' }));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
