@@ -189,9 +189,10 @@ describe('one embedded database, many processes', { timeout: 900_000 }, () => {
     await second.service.exited;
   });
 
-  it('orders acknowledged by recordOrder while an import rolls back are all stored', async () => {
-    const dataDir = await freshDataDir('rollback');
-    const server = await serve(dataDir);
+  // The server's database on its own thread (the default) and on the event loop.
+  it.each(['on', 'off'])('orders acknowledged by recordOrder while an import rolls back are all stored (EMBEDDED_DB_THREAD=%s)', async (thread) => {
+    const dataDir = await freshDataDir(`rollback-${thread}`);
+    const server = await serve(dataDir, { EMBEDDED_DB_THREAD: thread });
     expect((await importFile(dataDir, '--orders', cdnow)).code).toBe(0);
     const big = await ordersCsv('rolled', Array.from({ length: 2000 }, (_, i) => `r-${i}`), 25);
 
