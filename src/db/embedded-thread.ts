@@ -169,8 +169,9 @@ export async function startEmbeddedThread(options: EmbeddedThreadOptions): Promi
     if (stopped) return Promise.reject(unreachable(stopped));
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      // A value that cannot be cloned fails here, before anything waits for its reply.
       worker.postMessage({ id, ...message });
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
     });
   };
 
