@@ -23,7 +23,7 @@ async function main() {
   // The models load while the database opens: an embedded data directory is locked at once (a
   // second server is refused before any model loads) and a new one is initialised in a worker
   // thread. A bad model still stops start-up with its message.
-  // Until the server is up there is nothing to drain.
+  // If the embedded database's thread stops: exit at once until the server is up (nothing to drain).
   let onDatabaseLost = (): void => {
     process.exit(1);
   };

@@ -207,22 +207,43 @@ async function listenOnPostgres(config: pg.PoolConfig, handlers: ChangeHandlers)
 }
 
 /**
+ * Who hears the embedded database's changes: NOTIFYs on CHANGES_CHANNEL from the owner's own writes
+ * (PGlite's listener) and from the socket's clients (its tap), dispatched to every subscriber.
+ */
+function changeListeners() {
+  const listeners = new Set<ChangeHandlers>();
+  return {
+    dispatch(channel: string, payload: string) {
+      if (channel !== CHANGES_CHANNEL) return;
+      const change = parseChange(payload);
+      for (const l of listeners) l.onChange(change);
+    },
+    add(handlers: ChangeHandlers): ChangeSubscription {
+      listeners.add(handlers);
+      return {
+        async close() {
+          listeners.delete(handlers);
+        },
+      };
+    },
+  };
+}
+
+const idleClientWarning = (warn?: (message: string) => void) => (idleMs: number) =>
+  warn?.(`a command stayed idle inside a transaction for ${Math.round(idleMs / 1000)} s; disconnected and rolled back`);
+
+/**
  * The embedded database for the server that owns it, on a thread of its own (embedded-thread.ts),
  * which also serves it to the commands on the socket.
  */
 async function threadDriver(dataDir: string, lock: DataDirLock | undefined, warn?: (message: string) => void, onExit?: (reason: string) => void): Promise<Driver> {
   if (!dataDir.startsWith('memory://')) await initializeDataDir(dataDir);
-  const listeners = new Set<ChangeHandlers>();
+  const changes = changeListeners();
   const thread = await startEmbeddedThread({
     dataDir,
     serve: lock !== undefined,
-    onNotification: (channel, payload) => {
-      if (channel !== CHANGES_CHANNEL) return;
-      const change = parseChange(payload);
-      for (const l of listeners) l.onChange(change);
-    },
-    onIdleClient: (idleMs) =>
-      warn?.(`a command stayed idle inside a transaction for ${Math.round(idleMs / 1000)} s; disconnected and rolled back`),
+    onNotification: changes.dispatch,
+    onIdleClient: idleClientWarning(warn),
     onExit,
   });
   if (thread.socketPath) await lock?.setSocket(thread.socketPath);
@@ -233,13 +254,8 @@ async function threadDriver(dataDir: string, lock: DataDirLock | undefined, warn
     socketPath: thread.socketPath,
     bulk: { kind: 'pglite', pglite: thread.bulk },
     async subscribe(handlers) {
-      listeners.add(handlers);
       await thread.listen(CHANGES_CHANNEL);
-      return {
-        async close() {
-          listeners.delete(handlers);
-        },
-      };
+      return changes.add(handlers);
     },
     async close() {
       await thread.close();
@@ -252,19 +268,10 @@ async function threadDriver(dataDir: string, lock: DataDirLock | undefined, warn
 async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve: boolean, warn?: (message: string) => void): Promise<Driver> {
   if (!dataDir.startsWith('memory://')) await initializeDataDir(dataDir);
   const pglite = await PGlite.create(dataDir);
-  const listeners = new Set<ChangeHandlers>();
-  const dispatch = (channel: string, payload: string) => {
-    if (channel !== CHANGES_CHANNEL) return;
-    const change = parseChange(payload);
-    for (const l of listeners) l.onChange(change);
-  };
+  const changes = changeListeners();
   let socket: OwnerSocket | undefined;
   if (serve && lock) {
-    socket = await serveOverSocket(pglite, dataDir, {
-      onNotification: dispatch,
-      onIdleClient: (idleMs) =>
-        warn?.(`a command stayed idle inside a transaction for ${Math.round(idleMs / 1000)} s; disconnected and rolled back`),
-    });
+    socket = await serveOverSocket(pglite, dataDir, { onNotification: changes.dispatch, onIdleClient: idleClientWarning(warn) });
     await lock.setSocket(socket.path);
   }
   let unlisten: (() => Promise<void>) | undefined;
@@ -276,13 +283,8 @@ async function ownerDriver(dataDir: string, lock: DataDirLock | undefined, serve
     bulk: { kind: 'pglite', pglite },
     async subscribe(handlers) {
       // The owner's own writes arrive through PGlite's listener; socket clients' through the tap.
-      listeners.add(handlers);
-      unlisten ??= await pglite.listen(CHANGES_CHANNEL, (payload) => dispatch(CHANGES_CHANNEL, payload));
-      return {
-        async close() {
-          listeners.delete(handlers);
-        },
-      };
+      unlisten ??= await pglite.listen(CHANGES_CHANNEL, (payload) => changes.dispatch(CHANGES_CHANNEL, payload));
+      return changes.add(handlers);
     },
     async close() {
       await socket?.close();

@@ -2,7 +2,7 @@
 //
 // PGlite executes every statement synchronously on the thread that calls it. In the server's own
 // thread that is the event loop, which also parses, executes and answers every request: under
-// load PGlite took about a third of it, and the embedded database gave 67–85 % of PostgreSQL's
+// load PGlite took about a quarter of it, and the embedded database gave 67–85 % of PostgreSQL's
 // throughput, where PostgreSQL works on the machine's other core. Here PGlite, the socket the
 // commands connect through (owner-socket.ts) and the Prisma adapter over PGlite all live in a
 // worker thread (embedded-thread.worker.ts); the server's Prisma client talks to that adapter
@@ -104,7 +104,7 @@ export interface EmbeddedThread {
   readonly socketPath?: string;
   /** PGlite's transactions for an import in this process, run on the thread. */
   readonly bulk: BulkPGlite;
-  /** Starts hearing NOTIFYs on `channel` (idempotent). */
+  /** Starts hearing NOTIFYs on `channel` (idempotent: the thread listens once per channel). */
   listen(channel: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -225,7 +225,6 @@ export async function startEmbeddedThread(options: EmbeddedThreadOptions): Promi
     },
   };
 
-  const listening = new Map<string, Promise<void>>();
   return {
     socketPath,
     worker,
@@ -237,14 +236,7 @@ export async function startEmbeddedThread(options: EmbeddedThreadOptions): Promi
       // Only `npm run db:migration` (a command, never a server) diffs against a shadow database.
       connectToShadowDb: () => new PrismaPGlite(new PGlite('memory://shadow')).connectToShadowDb(),
     },
-    listen(channel) {
-      let p = listening.get(channel);
-      if (!p) {
-        p = call<void>({ op: 'listen', channel });
-        listening.set(channel, p);
-      }
-      return p;
-    },
+    listen: (channel) => call<void>({ op: 'listen', channel }),
     async close() {
       if (stopped) return;
       closing = true;

@@ -10,8 +10,6 @@ import { toWireError, type Call, type ThreadMessage, type ThreadOptions } from '
 import { serveOverSocket, type OwnerSocket } from './owner-socket.js';
 
 const port = parentPort!;
-/** Ends an import's transaction with a rollback. */
-class RolledBack extends Error {}
 const options = workerData as ThreadOptions;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
@@ -31,11 +29,12 @@ async function open() {
   let nextTx = 1;
   const listening = new Set<string>();
 
-  const transaction = (tx: number) => {
-    const t = transactions.get(tx);
+  const opened = <T>(open: Map<number, T>, tx: number): T => {
+    const t = open.get(tx);
     if (!t) throw new Error(`transaction ${tx} is not open`);
     return t;
   };
+  const transaction = (tx: number) => opened(transactions, tx);
 
   const run = async (call: Call): Promise<unknown> => {
     switch (call.op) {
@@ -60,30 +59,30 @@ async function open() {
       case 'bulk-begin': {
         const id = nextTx++;
         return new Promise<number>((begun, failed) => {
-          let finish!: (commit: boolean) => void;
-          const outcome = new Promise<boolean>((r) => (finish = r));
-          const done = pglite
-            .transaction(async (tx) => {
-              bulk.set(id, { tx, end: async (commit) => (finish(commit), await done) });
-              begun(id);
-              // A rejection rolls the transaction back; returning commits it.
-              if (!(await outcome)) throw new RolledBack();
-            })
-            .catch((err) => {
-              if (!(err instanceof RolledBack)) throw err;
+          let release!: () => void;
+          const held = new Promise<void>((r) => (release = r));
+          // PGlite commits when the callback returns, unless tx.rollback() ended it first.
+          const done = pglite.transaction(async (tx) => {
+            bulk.set(id, {
+              tx,
+              async end(commit) {
+                if (!commit) await tx.rollback();
+                release();
+                await done;
+              },
             });
+            begun(id);
+            await held; // the import's queries run meanwhile
+          });
           done.catch(failed);
         });
       }
       case 'bulk-query': {
-        const open = bulk.get(call.tx);
-        if (!open) throw new Error(`import transaction ${call.tx} is not open`);
-        const r = await open.tx.query(call.text, call.params, call.blob ? { blob: call.blob } : undefined);
+        const r = await opened(bulk, call.tx).tx.query(call.text, call.params, call.blob ? { blob: call.blob } : undefined);
         return { rows: r.rows, affectedRows: r.affectedRows };
       }
       case 'bulk-end': {
-        const open = bulk.get(call.tx);
-        if (!open) throw new Error(`import transaction ${call.tx} is not open`);
+        const open = opened(bulk, call.tx);
         bulk.delete(call.tx);
         return open.end(call.commit);
       }
