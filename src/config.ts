@@ -48,6 +48,8 @@ const schema = z.object({
   /** ONNX Runtime intra-op threads per session; unset = ORT's default (one per core), except batch scoring (1). */
   ORT_INTRA_OP_THREADS: intIn(1, 64).optional(),
   INFERENCE_BATCHING: z.enum(['on', 'off']).default('on'),
+  /** on: session.run on a thread of its own (src/inference/thread.ts); off: on the calling thread (the event loop). */
+  INFERENCE_THREAD: z.enum(['on', 'off']).default('on'),
   INFERENCE_MAX_BATCH_SIZE: intIn(1, 1_000_000).optional(),
   INFERENCE_MAX_QUEUE_DELAY_MS: z.coerce.number().min(0).max(60_000).optional(),
   INFERENCE_MAX_QUEUE_ROWS: intIn(1, 10_000_000).default(65_536),

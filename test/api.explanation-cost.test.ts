@@ -86,14 +86,14 @@ describe('an overloaded batcher refuses a request once', () => {
     const [one] = await t.db.prisma.customer.findMany({ take: 1, select: { id: true } });
     const features = (await featuresForCustomers(t.db, [one.id], new Date('2026-01-01T00:00:00Z'))).get(one.id)!;
     // Overload the batcher for real: the first run is held until we let it go, the second row waits.
-    const model = t.scoring.inference.model('transformer-segment');
-    const run = model.session.run.bind(model.session);
+    const inference = t.scoring.inference;
+    const run = inference.runBatch.bind(inference);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const spy = vi.spyOn(model.session, 'run').mockImplementationOnce((async (...args: any[]) => {
+    const spy = vi.spyOn(inference, 'runBatch').mockImplementationOnce(async (...args) => {
       await gate;
-      return (run as any)(...args);
-    }) as any);
+      return run(...args);
+    });
     try {
       const running = t.scoring.inference.predict('transformer-segment', [features]);
       const waiting = t.scoring.inference.predict('transformer-segment', [features]);
@@ -137,19 +137,19 @@ describe('big explanation batches run in bounded chunks', () => {
   });
   afterAll(async () => {
     await big?.server.close();
-    await big?.scoring.inference.registry.close();
+    await big?.scoring.close();
     await small?.close();
   });
 
   it('never runs more than INFERENCE_MAX_BATCH_SIZE rows at once, and explains exactly as one big run does', async () => {
     const query = '{ customers(first: 30) { edges { node { id prediction(model: "transformer-segment") { explanation(top: 32) { margin contributions { feature contribution } } } } } } }';
-    const model = small.scoring.inference.model('transformer-segment');
+    const inference = small.scoring.inference;
     const sizes: number[] = [];
-    const run = model.session.run.bind(model.session);
-    const spy = vi.spyOn(model.session, 'run').mockImplementation(((feeds: any, ...rest: any[]) => {
-      sizes.push(feeds.features.dims[0]);
-      return (run as any)(feeds, ...rest);
-    }) as any);
+    const run = inference.runBatch.bind(inference);
+    const spy = vi.spyOn(inference, 'runBatch').mockImplementation((model, rows) => {
+      sizes.push(rows.length);
+      return run(model, rows);
+    });
     let chunked: any;
     try {
       chunked = await small.post(JSON.stringify({ query }));

@@ -27,7 +27,7 @@ describe('prediction cache keyed on the model identity (name, version, sha256 of
   });
   afterAll(async () => {
     await uncached?.server.close();
-    await uncached?.scoring.inference.registry.close();
+    await uncached?.scoring.close();
     await cached?.close();
   });
 

@@ -165,7 +165,7 @@ describe('batching, caching and overload on the embedded database', () => {
       expect(batching.scoring.inference.runs('xgboost-segment')).toBe(1);
     } finally {
       await batching.server.close();
-      await batching.scoring.inference.registry.close();
+      await batching.scoring.close();
     }
   });
 
@@ -221,16 +221,16 @@ describe('batching, caching and overload on the embedded database', () => {
       expect(again.errors).toBeUndefined();
     } finally {
       await small.server.close();
-      await small.scoring.inference.registry.close();
+      await small.scoring.close();
     }
   });
 
   it('reports a failed inference batch to its callers only; later requests succeed', async () => {
-    const model = t.scoring.inference.model('xgboost-segment');
+    const inference = t.scoring.inference;
     const page = await t.gql(PageSegmentsOnlyDocument, { first: 3, asOf: '2025-12-01T00:00:00.000Z' });
     const ids = page.data!.customers.edges.map((e) => e.node.id);
-    const run = model.session.run.bind(model.session);
-    const spy = vi.spyOn(model.session, 'run').mockRejectedValueOnce(new Error('device lost'));
+    const run = inference.runBatch.bind(inference);
+    const spy = vi.spyOn(inference, 'runBatch').mockRejectedValueOnce(new Error('device lost'));
     try {
       const failed = await t.gql(OneSegmentDocument, { id: ids[0], asOf: '2025-11-01T00:00:00.000Z' });
       expect(new Set(codes(failed))).toEqual(new Set(['INTERNAL_SERVER_ERROR']));

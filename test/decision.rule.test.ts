@@ -58,7 +58,7 @@ describe.each(databaseKinds)('one decision rule from the card on %s', (kind) => 
     const features = await featuresForCustomers(db.db, ids, new Date(asOf));
     const probabilities = await plain.inference.predict(model, ids.map((id) => features.get(id)!));
     ids.forEach((id, i) => raw.set(id, probabilities[i]));
-    await plain.inference.registry.close();
+    await plain.close();
 
     // A known customer whose calibrated plain-argmax segment is not high_value: weights that make
     // high_value win for it (and so flip it), leaving the others at 1.

@@ -40,7 +40,7 @@ const editJson = async (file: string, edit: (json: any) => void) => {
 const loadError = async (modelsDir: string, env: Record<string, string> = {}) => {
   try {
     const scoring = await createScoring(testConfig({ MODELS_DIR: modelsDir, ...env }), silent);
-    await scoring.inference.registry.close();
+    await scoring.close();
   } catch (err) {
     return err as Error;
   }
@@ -54,7 +54,7 @@ describe('model registry start-up checks', () => {
       const names = scoring.inference.registry.list().map((m) => m.name).sort();
       expect(names).toEqual(['logistic-segment', 'transformer-segment', 'xgboost-segment']);
     } finally {
-      await scoring.inference.registry.close();
+      await scoring.close();
     }
   });
 
@@ -101,7 +101,7 @@ describe('execution providers', () => {
         expect(fallbacks).toHaveLength(1);
       }
     } finally {
-      await scoring.inference.registry.close();
+      await scoring.close();
     }
   });
 

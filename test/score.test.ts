@@ -41,7 +41,7 @@ describe.each(databaseKinds)('batch scoring on %s', (kind) => {
     customerIds = (await t.db.prisma.customer.findMany({ select: { id: true } })).map((c) => c.id).sort();
   });
   afterAll(async () => {
-    await scoring?.inference.registry.close();
+    await scoring?.close();
     await t?.drop();
   });
 

@@ -31,8 +31,14 @@ export class ProviderSelector {
     private readonly defaults: ort.InferenceSession.SessionOptions = {},
   ) {}
 
-  /** Creates a session on the first provider that works; returns it with the provider used. */
-  async createSession(model: Uint8Array, options: ort.InferenceSession.SessionOptions = {}): Promise<{ session: ort.InferenceSession; provider: ProviderName }> {
+  /**
+   * Creates a session on the first provider that works; returns it with the provider used and the
+   * options it was created with (the inference thread creates its own session of the model with them).
+   */
+  async createSession(
+    model: Uint8Array,
+    options: ort.InferenceSession.SessionOptions = {},
+  ): Promise<{ session: ort.InferenceSession; provider: ProviderName; options: ort.InferenceSession.SessionOptions }> {
     const failures: string[] = [];
     for (const [i, provider] of this.preference.entries()) {
       const known = this.unavailable.get(provider);
@@ -41,8 +47,9 @@ export class ProviderSelector {
         continue;
       }
       try {
-        const session = await ort.InferenceSession.create(model, { ...this.defaults, ...options, executionProviders: [provider] });
-        return { session, provider };
+        const used = { ...this.defaults, ...options, executionProviders: [provider] };
+        const session = await ort.InferenceSession.create(model, used);
+        return { session, provider, options: used };
       } catch (err) {
         const reason = firstLine(err);
         // A model that cannot be parsed fails on every provider: that is the model's problem.

@@ -58,6 +58,8 @@ export interface LoadedModel {
   onnxBytes: Uint8Array;
   session: ort.InferenceSession;
   provider: ProviderName;
+  /** The options `session` was created with (provider included): the inference thread's session of this version uses them too. */
+  sessionOptions: ort.InferenceSession.SessionOptions;
   loadedAt: Date;
 }
 
@@ -358,7 +360,7 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
     if ((err as Error).name === 'ProviderUnavailableError') throw err;
     throw new ModelLoadError(rel(onnxFile), `ONNX Runtime cannot load it (${firstLine(err)})`);
   }
-  const { session, provider } = created;
+  const { session, provider, options: sessionOptions } = created;
 
   checkIo(rel(onnxFile), 'input', card.onnx.inputs, session.inputMetadata);
   checkIo(rel(onnxFile), 'output', card.onnx.outputs, session.outputMetadata);
@@ -390,6 +392,7 @@ async function loadModel(folder: string, cardFile: string, cardText: string, opt
     onnxBytes: bytes,
     session,
     provider,
+    sessionOptions,
     loadedAt: new Date(),
   };
   await warmUp(model, rel(onnxFile));

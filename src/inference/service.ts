@@ -3,8 +3,9 @@
 // session.run (unless batching is switched off). Knows nothing of GraphQL or the database.
 import type * as ort from 'onnxruntime-node';
 import { MicroBatcher, QueueFullError, type BatchStats, type BatcherOptions } from './batcher.js';
-import type { LoadedModel, ModelRegistry } from './registry.js';
-import { buildFeeds, splitProbabilities, type ModelRow } from './tensors.js';
+import { ModelLoadError, type LoadedModel, type ModelRegistry } from './registry.js';
+import { buildFeedArrays, buildFeeds, splitProbabilities, type ModelRow } from './tensors.js';
+import type { InferenceThread } from './thread.js';
 
 export interface InferenceOptions extends BatcherOptions {
   /** false: every call runs its own session.run (for comparison in benchmarks). */
@@ -33,6 +34,8 @@ export class InferenceService {
     readonly registry: ModelRegistry,
     private readonly options: InferenceOptions,
     private readonly observer: InferenceObserver = {},
+    /** Runs the batches off the calling thread (INFERENCE_THREAD=on); without one, session.run blocks it. */
+    readonly thread?: InferenceThread,
   ) {}
 
   /** A model's promoted version, or the version asked for. */
@@ -49,7 +52,7 @@ export class InferenceService {
   private batcher(model: LoadedModel): MicroBatcher<ModelRow, Float32Array> {
     let batcher = this.batchers.get(model.identity);
     if (!batcher) {
-      batcher = new MicroBatcher((rows) => this.run(model, rows), this.options, (stats) => this.observer.onBatch?.(model, stats));
+      batcher = new MicroBatcher((rows) => this.runBatch(model, rows), this.options, (stats) => this.observer.onBatch?.(model, stats));
       if (this.draining) batcher.drain();
       this.batchers.set(model.identity, batcher);
     }
@@ -83,7 +86,7 @@ export class InferenceService {
   }
 
   private once(model: LoadedModel, rows: ModelRow[]): Promise<Float32Array[]> {
-    return this.options.batching ? this.batcher(model).submit(rows) : this.run(model, rows);
+    return this.options.batching ? this.batcher(model).submit(rows) : this.runBatch(model, rows);
   }
 
   /** session.run calls so far for a model, all versions (tests and metrics). */
@@ -97,19 +100,47 @@ export class InferenceService {
     return rows;
   }
 
+  /**
+   * Opens the inference thread's session of every loaded version now, with one all-missing row each,
+   * so that no request waits for it; a version the thread cannot run stops start-up like one that
+   * fails the registry's own warm-up. Versions loaded later are opened by their first batch.
+   */
+  async warmThread(): Promise<void> {
+    const thread = this.thread;
+    if (!thread) return;
+    await Promise.all(
+      this.registry.all().map(async (model) => {
+        const row: ModelRow = { features: new Float64Array(model.featureNames.length).fill(Number.NaN) };
+        try {
+          splitProbabilities(await thread.run(model, buildFeedArrays(model.layout, [row])), 1, model.classes.length);
+        } catch (err) {
+          throw new ModelLoadError(`${model.dir}/model.onnx`, `the inference thread cannot run it (${(err as Error)?.message ?? String(err)})`);
+        }
+      }),
+    );
+  }
+
+  /** Shutdown: waits for the batches in the inference thread, then stops it. */
+  async close(): Promise<void> {
+    await this.thread?.close();
+  }
+
   /** Shutdown: queued requests run now instead of after their queue delay (see MicroBatcher.drain). */
   drain(): void {
     this.draining = true;
     for (const batcher of this.batchers.values()) batcher.drain();
   }
 
-  private async run(model: LoadedModel, rows: ModelRow[]): Promise<Float32Array[]> {
+  /** One batch: one session.run, on the inference thread or on the calling thread (tests hold or fail batches here). */
+  async runBatch(model: LoadedModel, rows: ModelRow[]): Promise<Float32Array[]> {
     this.runCounts.set(model.name, (this.runCounts.get(model.name) ?? 0) + 1);
     const started = performance.now();
     let ok = false;
     try {
-      const out = await model.session.run(buildFeeds(model.layout, rows));
-      const probabilities = splitProbabilities(out.probabilities as ort.Tensor, rows.length, model.classes.length);
+      const out = this.thread
+        ? await this.thread.run(model, buildFeedArrays(model.layout, rows))
+        : ((await model.session.run(buildFeeds(model.layout, rows))).probabilities as ort.Tensor);
+      const probabilities = splitProbabilities(out, rows.length, model.classes.length);
       ok = true;
       return probabilities;
     } finally {

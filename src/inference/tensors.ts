@@ -22,12 +22,22 @@ export interface FeedLayout {
   sequence?: { tokenWidth: number; maxLength: number };
 }
 
+/** One input or output tensor as plain data: float32, row-major, and its shape (crosses threads as is). */
+export interface FeedArray {
+  data: Float32Array;
+  dims: number[];
+}
+
 export function buildFeeds(layout: FeedLayout, rows: readonly ModelRow[]): Record<string, ort.Tensor> {
+  return Object.fromEntries(Object.entries(buildFeedArrays(layout, rows)).map(([name, f]) => [name, new ort.Tensor('float32', f.data, f.dims)]));
+}
+
+export function buildFeedArrays(layout: FeedLayout, rows: readonly ModelRow[]): Record<string, FeedArray> {
   const n = rows.length;
   const f = layout.featureCount;
   const features = new Float32Array(n * f);
   rows.forEach((row, i) => features.set(row.features, i * f));
-  const feeds: Record<string, ort.Tensor> = { features: new ort.Tensor('float32', features, [n, f]) };
+  const feeds: Record<string, FeedArray> = { features: { data: features, dims: [n, f] } };
   if (layout.sequence) {
     const t = layout.sequence.tokenWidth;
     const s = Math.max(1, ...rows.map((r) => r.sequenceLength ?? 0));
@@ -42,14 +52,14 @@ export function buildFeeds(layout: FeedLayout, rows: readonly ModelRow[]): Recor
         sequence.fill(0, (i * s + j) * t, (i * s + j + 1) * t);
       }
     });
-    feeds.sequence = new ort.Tensor('float32', sequence, [n, s, t]);
-    feeds.mask = new ort.Tensor('float32', mask, [n, s]);
+    feeds.sequence = { data: sequence, dims: [n, s, t] };
+    feeds.mask = { data: mask, dims: [n, s] };
   }
   return feeds;
 }
 
 /** Splits the [N, C] probabilities output into one Float32Array per row. */
-export function splitProbabilities(output: ort.Tensor, rows: number, classes: number): Float32Array[] {
+export function splitProbabilities(output: Pick<ort.Tensor, 'data' | 'dims'>, rows: number, classes: number): Float32Array[] {
   const data = output.data as Float32Array;
   if (output.dims.length !== 2 || output.dims[0] !== rows || output.dims[1] !== classes) {
     throw new Error(`probabilities output has shape [${output.dims.join(', ')}], expected [${rows}, ${classes}]`);

@@ -165,7 +165,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await scoring.inference.registry.close();
+    await scoring.close();
     await db.close();
   }
 }

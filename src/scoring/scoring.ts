@@ -85,9 +85,10 @@ export class Scoring {
     return this.explainPool.warm(models);
   }
 
-  /** Shutdown: the explanation workers finish their tasks and stop; then the models close. */
+  /** Shutdown: the explanation workers and the inference thread finish their tasks and stop; then the models close. */
   async close(): Promise<void> {
     await this.explainPool?.close();
+    await this.inference.close();
     await this.inference.registry.close();
   }
 

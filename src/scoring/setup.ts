@@ -9,6 +9,7 @@ import { ExplanationPool, defaultExplainWorkers } from '../inference/explain/poo
 import { parseProviders, ProviderSelector } from '../inference/providers.js';
 import { ModelLoadError, ModelRegistry, type LoadedModel } from '../inference/registry.js';
 import { InferenceService, type InferenceObserver } from '../inference/service.js';
+import { InferenceThread } from '../inference/thread.js';
 import { parseScoringTime } from './as-of.js';
 import { PredictionCache } from './cache.js';
 import { Scoring } from './scoring.js';
@@ -86,7 +87,15 @@ export async function createScoring(config: Config, log: Logger, observer?: Infe
       maxConcurrentBatches: config.INFERENCE_MAX_CONCURRENT_BATCHES,
     },
     observer,
+    config.INFERENCE_THREAD === 'on' ? new InferenceThread() : undefined,
   );
+  try {
+    await inference.warmThread();
+  } catch (err) {
+    await inference.close();
+    await registry.close();
+    throw err;
+  }
   const scoring = new Scoring(
     inference,
     new PredictionCache(config.PREDICTION_CACHE_CUSTOMERS, config.PREDICTION_CACHE_TTL_SECONDS),

@@ -55,7 +55,7 @@ async function main(): Promise<number> {
       void worker
         .close()
         .then(async () => {
-          await scoring.inference.registry.close();
+          await scoring.close();
           await db.close();
         })
         .then(
