@@ -6,28 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { turnsDuring } from './helpers/event-loop.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import type { Change } from '../src/db/changes.js';
 import { startEmbeddedThread } from '../src/db/embedded-thread.js';
 import { isDatabaseUnavailable } from '../src/db/errors.js';
 import { applyMigrations } from '../src/db/migrate.js';
-
-/** Turns of the event loop while `work` is pending. */
-async function turnsDuring(work: Promise<unknown>): Promise<number> {
-  let done = false;
-  const finished = work.finally(() => {
-    done = true;
-  });
-  let turns = 0;
-  while (!done) {
-    await nextTurn();
-    turns += 1;
-  }
-  await finished;
-  return turns;
-}
 
 // About a hundred milliseconds or more of PGlite's CPU in one statement.
 const HEAVY = 'SELECT count(*)::int AS n FROM generate_series(1, 1000000)';

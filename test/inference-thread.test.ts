@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { turnsDuring } from './helpers/event-loop.js';
 import type { ModelRow } from '../src/inference/tensors.js';
 import type { Scoring } from '../src/scoring/scoring.js';
 import { createScoring } from '../src/scoring/setup.js';
@@ -35,21 +36,6 @@ function goldenRows(name: string): ModelRow[] {
     }
     return row;
   });
-}
-
-/** Turns of the event loop while `work` is pending. */
-async function turnsDuring(work: Promise<unknown>): Promise<number> {
-  let done = false;
-  const finished = work.finally(() => {
-    done = true;
-  });
-  let turns = 0;
-  while (!done) {
-    await nextTurn();
-    turns += 1;
-  }
-  await finished;
-  return turns;
 }
 
 /** Many XGBoost rows in ONE session.run (the batch limit raised to fit them): tens of milliseconds of ONNX Runtime or more. */

@@ -7,8 +7,7 @@
 // thread and goes on serving.
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
-import { workerExecArgv } from '../../threads.js';
+import { ModelThreads, type ThreadModel } from '../model-threads.js';
 import { unflattenAttributions, type Attribution, type ExplainMethod, type FlatAttributions } from './types.js';
 import type { ExplainTask } from './worker.js';
 
@@ -27,60 +26,28 @@ export const EXPLAIN_BLOCK_ROWS = 256;
 export const defaultExplainWorkers = () => Math.max(1, os.availableParallelism() - 1);
 
 /** What the pool needs of a model version. */
-export interface PoolModel {
-  /** Unique per model version (LoadedModel.identity). */
-  identity: string;
-  onnxBytes: Uint8Array;
-}
+export type PoolModel = ThreadModel;
 
-export class ExplanationPool {
-  private pool: Piscina | undefined;
-  private readonly shared = new Map<string, SharedArrayBuffer>();
-  private closed = false;
-  /** Worker tasks submitted and not yet settled (tests and metrics). */
-  inFlight = 0;
+const atLeastOne = (workers: number) => {
+  if (!(workers >= 1)) throw new RangeError('an explanation pool needs at least one worker');
+  return workers;
+};
 
+export class ExplanationPool extends ModelThreads {
   constructor(
-    readonly workers: number,
+    workers: number,
     readonly blockRows = EXPLAIN_BLOCK_ROWS,
   ) {
-    if (!(workers >= 1)) throw new RangeError('an explanation pool needs at least one worker');
+    super(fileURLToPath(import.meta.url).replace(/pool\.(ts|js)$/, 'worker.$1'), atLeastOne(workers));
   }
 
-  /** The pool starts with the first explanation (processes that never explain start no threads). */
-  private piscina(): Piscina {
-    if (this.closed) throw new ExplanationError('the explanation pool is shut down');
-    if (!this.pool) {
-      const here = fileURLToPath(import.meta.url);
-      this.pool = new Piscina({
-        filename: here.replace(/pool\.(ts|js)$/, 'worker.$1'),
-        minThreads: this.workers,
-        maxThreads: this.workers,
-        idleTimeout: Number.POSITIVE_INFINITY,
-        execArgv: workerExecArgv(here),
-      });
-    }
-    return this.pool;
-  }
-
-  /** Worker threads alive now (tests: a test may terminate one to simulate a crash). */
-  get threads() {
-    return this.pool?.threads ?? [];
-  }
-
-  private sharedBytes(model: PoolModel): SharedArrayBuffer {
-    let sab = this.shared.get(model.identity);
-    if (!sab) {
-      sab = new SharedArrayBuffer(model.onnxBytes.byteLength);
-      new Uint8Array(sab).set(model.onnxBytes);
-      this.shared.set(model.identity, sab);
-    }
-    return sab;
+  protected shutDownError(): Error {
+    return new ExplanationError('the explanation pool is shut down');
   }
 
   /** Attributions of rows (each nFeatures long) by `method` over the model's ONNX file, in order. */
   async explain(model: PoolModel, method: ExplainMethod, nFeatures: number, rows: readonly ArrayLike<number>[]): Promise<Attribution[]> {
-    const pool = this.piscina();
+    if (this.isClosed) throw this.shutDownError();
     const sab = this.sharedBytes(model);
     const blocks: Promise<FlatAttributions>[] = [];
     for (let start = 0; start < rows.length; start += this.blockRows) {
@@ -91,10 +58,7 @@ export class ExplanationPool {
         x.set(row, i * nFeatures);
       });
       const task: ExplainTask = { key: model.identity, method, model: sab, rows: x, n: block.length };
-      this.inFlight++;
-      blocks.push(
-        pool.run(task, { transferList: [x.buffer] }).finally(() => this.inFlight--) as Promise<FlatAttributions>,
-      );
+      blocks.push(this.submit<FlatAttributions>(task, [x.buffer]));
     }
     let results: FlatAttributions[];
     try {
@@ -120,13 +84,5 @@ export class ExplanationPool {
       ),
     );
     return errors;
-  }
-
-  /** Shutdown: waits for the tasks already submitted, then stops the threads. */
-  async close(): Promise<void> {
-    this.closed = true;
-    const pool = this.pool;
-    this.pool = undefined;
-    await pool?.close();
   }
 }
