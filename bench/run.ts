@@ -609,7 +609,7 @@ async function main() {
         '',
         'CPU µs per answered request over the cell: the server process (/proc, every thread: on the embedded database also PGlite\'s own thread; in brackets its main thread, the event loop), ' +
           'the PostgreSQL backends of the database (pg_stat_activity pids, /proc), and the load generator (the bench process, which also runs autocannon). ' +
-          `Inference = CPU µs per request of \`session.run\` of \`${config.DEFAULT_MODEL}\` at the cell's mean batch (rows per run from /metrics), timed alone in the bench process on real feature rows; onnxruntime-node runs \`session.run\` synchronously on the event loop (its intra-op threads help), so it is part of the server's CPU. ` +
+          `Inference = CPU µs per request of \`session.run\` of \`${config.DEFAULT_MODEL}\` at the cell's mean batch (rows per run from /metrics), timed alone in the bench process on real feature rows; the server runs it on its inference thread (\`INFERENCE_THREAD\`), so it is part of the server's CPU but not of its main thread's. ` +
           `Lookups / statement = per-request lookups (a customer, its features) carried by each statement of the cross-request coalescers (\`db_coalesced_*\` in /metrics). ` +
           `Ceiling = ${cores} cores / (sum of the CPU columns): the req/s this machine could give if nothing else ran. ` +
           'Bound: the event loop when the main thread was ≥ 85 % of a core busy (it runs on one core at most; inference runs on it too); Python when its process was (its threads share one core, the GIL); else the cores when the run kept them ≥ 85 % busy. ' +

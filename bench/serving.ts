@@ -202,8 +202,8 @@ export interface LoadResult {
   seconds?: number;
   /**
    * CPU µs per request of inference: session.run at the cell's mean batch size, timed alone (all
-   * threads). onnxruntime-node runs session.run synchronously on the event loop (its intra-op
-   * threads help), so this is part of the server's CPU, most of it on the main thread.
+   * threads). The server runs it on its inference thread (INFERENCE_THREAD), so this is part of
+   * the server's CPU but not of its main thread's.
    */
   inferenceUs?: number;
   /** Per-request lookups per statement of the cross-request coalescers (1 = no merging). */
