@@ -1,10 +1,11 @@
 // The real process: live before ready, ready only after migrations and seeding, and a SIGTERM that
-// lets in-flight requests finish before the models and the database are closed.
+// lets in-flight requests finish before the models and the database are closed — also when the
+// signal goes to `npm start`, as a supervisor sends it.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from './helpers/process.js';
+import { startProcess, startService, type ServiceProcess } from './helpers/process.js';
 
 describe('process lifecycle', () => {
   let dir: string;
@@ -73,5 +74,39 @@ describe('process lifecycle', () => {
     expect(service.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
     // After shutdown nothing listens any more.
     await expect(fetch(`${base}/health/live`)).rejects.toThrow();
+  });
+
+  it('`npm start` hands SIGTERM to the server: it drains and stops, and no server is left running', { timeout: 600_000 }, async () => {
+    const own = await mkdtemp(path.join(os.tmpdir(), 'cia-npm-start-'));
+    // npm runs the start script through `sh -c`; without `exec` there, npm's SIGTERM stopped only the
+    // shell and left the server running, holding its port and its DATA_DIR. (--ignore-scripts: the
+    // dashboard build of prestart is not what this is about.)
+    const npm = startProcess('npm', ['start', '--ignore-scripts'], { DATA_DIR: path.join(own, 'db'), PORT: '0', LOG_LEVEL: 'info', DEMO_CUSTOMERS: '200', BACKGROUND_SCORING: 'off' });
+    let server = 0;
+    try {
+      const ready = await npm.waitFor(/"msg":"GraphQL API ready"/, 300_000);
+      server = Number(ready.pid);
+      expect(server).not.toBe(npm.child.pid);
+      const base = String(ready.url).replace('/graphql', '');
+      expect((await fetch(`${base}/health/live`)).status).toBe(200);
+      npm.child.kill('SIGTERM');
+      // The server's own last line (it never comes when the signal stops at the shell).
+      const stopped = await npm.waitFor(/"msg":"stopped"/, 120_000);
+      expect(stopped.pid).toBe(server);
+      // Its output closes when the server process is gone.
+      await npm.exited;
+      expect(() => process.kill(server, 0)).toThrow(/ESRCH/);
+      await expect(fetch(`${base}/health/live`)).rejects.toThrow();
+    } finally {
+      npm.child.kill('SIGKILL');
+      if (server) {
+        try {
+          process.kill(server, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+      await rm(own, { recursive: true, force: true });
+    }
   });
 });

@@ -18,7 +18,12 @@ export function startService(env: Record<string, string>): ServiceProcess {
 
 /** Runs a TypeScript entry point of the project (`src/ingest/cli.ts`…) as a child process. */
 export function startNode(script: string, args: string[], env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return startProcess(process.execPath, ['--import', 'tsx', script, ...args], env);
+}
+
+/** Runs any command in the project's folder (e.g. `npm start`) as a child process. */
+export function startProcess(command: string, args: string[], env: Record<string, string>): ServiceProcess {
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ORT_EXECUTION_PROVIDERS: 'cpu', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
