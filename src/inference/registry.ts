@@ -414,15 +414,25 @@ function checkIo(file: string, what: string, declared: IoDecl[], actual: readonl
   });
 }
 
-/** One inference with an all-missing customer: the session must run and give a distribution. */
-async function warmUp(model: LoadedModel, file: string): Promise<void> {
+/** How a warm-up reaches a model: rows in, its `probabilities` output back. */
+export type WarmUpRun = (rows: ModelRow[]) => Promise<Pick<ort.Tensor, 'data' | 'dims'>>;
+
+/**
+ * One inference with an all-missing customer: the model must run and give a distribution. `run`:
+ * how the rows reach it (default: its own session; the inference thread passes its own).
+ */
+export async function warmUp(
+  model: LoadedModel,
+  file: string,
+  run: WarmUpRun = async (rows) => (await model.session.run(buildFeeds(model.layout, rows))).probabilities as ort.Tensor,
+  what = 'warm-up inference',
+): Promise<void> {
   const row: ModelRow = { features: new Float64Array(model.featureNames.length).fill(Number.NaN) };
   try {
-    const out = await model.session.run(buildFeeds(model.layout, [row]));
-    const [p] = splitProbabilities(out.probabilities as ort.Tensor, 1, model.classes.length);
+    const [p] = splitProbabilities(await run([row]), 1, model.classes.length);
     const sum = p.reduce((s, x) => s + x, 0);
     if (!p.every(Number.isFinite) || Math.abs(sum - 1) > 1e-3) throw new Error(`probabilities [${[...p].join(', ')}] are not a distribution`);
   } catch (err) {
-    throw new ModelLoadError(file, `warm-up inference failed (${firstLine(err)})`);
+    throw new ModelLoadError(file, `${what} failed (${firstLine(err)})`);
   }
 }

@@ -3,7 +3,7 @@
 // session.run (unless batching is switched off). Knows nothing of GraphQL or the database.
 import type * as ort from 'onnxruntime-node';
 import { MicroBatcher, QueueFullError, type BatchStats, type BatcherOptions } from './batcher.js';
-import { ModelLoadError, type LoadedModel, type ModelRegistry } from './registry.js';
+import { warmUp, type LoadedModel, type ModelRegistry } from './registry.js';
 import { buildFeedArrays, buildFeeds, splitProbabilities, type ModelRow } from './tensors.js';
 import type { InferenceThread } from './thread.js';
 
@@ -109,14 +109,9 @@ export class InferenceService {
     const thread = this.thread;
     if (!thread) return;
     await Promise.all(
-      this.registry.all().map(async (model) => {
-        const row: ModelRow = { features: new Float64Array(model.featureNames.length).fill(Number.NaN) };
-        try {
-          splitProbabilities(await thread.run(model, buildFeedArrays(model.layout, [row])), 1, model.classes.length);
-        } catch (err) {
-          throw new ModelLoadError(`${model.dir}/model.onnx`, `the inference thread cannot run it (${(err as Error)?.message ?? String(err)})`);
-        }
-      }),
+      this.registry
+        .all()
+        .map((model) => warmUp(model, `${model.dir}/model.onnx`, (rows) => thread.run(model, buildFeedArrays(model.layout, rows)), 'warm-up inference on the inference thread')),
     );
   }
 

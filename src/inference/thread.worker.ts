@@ -2,6 +2,7 @@
 // version the first time that version is asked for, with the options the registry's session was
 // created with, keeps it, and runs batches on it.
 import * as ort from 'onnxruntime-node';
+import { PerModelCache } from './per-model-cache.js';
 import type { FeedArray } from './tensors.js';
 
 export interface RunTask {
@@ -14,23 +15,16 @@ export interface RunTask {
   feeds: Record<string, FeedArray>;
 }
 
-/** Sessions kept (model versions in use at once: the promoted ones and a few pinned). */
-const KEEP = 8;
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+/** Sessions kept per thread; an evicted one gives its memory back. */
+const sessions = new PerModelCache<Promise<ort.InferenceSession>>(8, (evicted) => void evicted.then((s) => s.release()).catch(() => {}));
 
 function sessionOf(task: RunTask): Promise<ort.InferenceSession> {
-  let session = sessions.get(task.key);
-  if (session) return session;
-  // A private copy: ONNX Runtime takes a Uint8Array over an ArrayBuffer, not over shared memory.
-  session = ort.InferenceSession.create(new Uint8Array(task.model).slice(), task.options);
-  session.catch(() => sessions.delete(task.key)); // a failed open is retried by the next task
-  if (sessions.size >= KEEP) {
-    const [oldest, evicted] = sessions.entries().next().value!;
-    sessions.delete(oldest);
-    void evicted.then((s) => s.release()).catch(() => {});
-  }
-  sessions.set(task.key, session);
-  return session;
+  return sessions.get(task.key, () => {
+    // A private copy: ONNX Runtime takes a Uint8Array over an ArrayBuffer, not over shared memory.
+    const session = ort.InferenceSession.create(new Uint8Array(task.model).slice(), task.options);
+    session.catch(() => sessions.forget(task.key, session)); // a failed open is retried by the next task
+    return session;
+  });
 }
 
 /** The `probabilities` output (the caller checks its shape). */

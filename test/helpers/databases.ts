@@ -47,7 +47,7 @@ function withDatabase(url: string, name: string): string {
 
 /**
  * Creates an empty database of the given kind, migrated unless `migrate: false`. `thread`: the
- * embedded database on a thread of its own, as the server runs it (no bulk connection for imports).
+ * embedded database on a thread of its own, as the server runs it (imports reach it through the thread).
  */
 export async function createTestDatabase(kind: DatabaseKind, opts: { migrate?: boolean; thread?: boolean } = {}): Promise<TestDatabase> {
   let db: Database;

@@ -2,6 +2,7 @@
 // ONNX bytes the first time that model version is asked for and keeps it, then explains row blocks.
 import { readlinkSync } from 'node:fs';
 import os from 'node:os';
+import { PerModelCache } from '../per-model-cache.js';
 import { createLinearExplainer, createTreeShapExplainer } from './index.js';
 import type { Explainer, ExplainMethod, FlatAttributions } from './types.js';
 
@@ -26,20 +27,16 @@ try {
   // not Linux, or not permitted: the thread keeps the process's priority
 }
 
-/** Explainers kept per worker (model versions in use at once: the promoted ones and a few pinned). */
-const KEEP = 8;
-const explainers = new Map<string, Explainer>();
+/** Explainers kept per worker. */
+const explainers = new PerModelCache<Explainer>(8);
 
 function explainerOf(task: ExplainTask): Explainer {
-  let explainer = explainers.get(task.key);
-  if (explainer) return explainer;
-  const bytes = new Uint8Array(task.model);
-  if (task.method === 'tree_shap') explainer = createTreeShapExplainer(bytes);
-  else if (task.method === 'linear') explainer = createLinearExplainer(bytes);
-  else throw new Error(`unknown explanation method ${String(task.method)}`);
-  if (explainers.size >= KEEP) explainers.delete(explainers.keys().next().value!);
-  explainers.set(task.key, explainer);
-  return explainer;
+  return explainers.get(task.key, () => {
+    const bytes = new Uint8Array(task.model);
+    if (task.method === 'tree_shap') return createTreeShapExplainer(bytes);
+    if (task.method === 'linear') return createLinearExplainer(bytes);
+    throw new Error(`unknown explanation method ${String(task.method)}`);
+  });
 }
 
 export default function explain(task: ExplainTask): FlatAttributions {
