@@ -137,13 +137,72 @@ export class ScoreOptionsError extends Error {
   override name = 'ScoreOptionsError';
 }
 
-interface RunRow {
+export interface RunRow {
   id: number;
   status: ScoreRunStatus;
   lastCustomerId: string | null;
   customersScored: number;
   pages: number;
+  /** Set for a distributed run (its number of id ranges). */
   ranges: number | null;
+}
+
+/** What names a run: a customer is scored once per model version and asOf. */
+export interface RunKey {
+  model: string;
+  modelVersion: string;
+  asOfIso: string;
+}
+
+type Tx = Parameters<Parameters<Database['prisma']['$transaction']>[0]>[0];
+
+/** The run's page size: the default, or the caller's when it is an integer in range (else ScoreOptionsError). */
+export function runPageSize(requested: number | undefined): number {
+  const pageSize = requested ?? DEFAULT_SCORE_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_SCORE_PAGE_SIZE) {
+    throw new ScoreOptionsError(`page size must be an integer from 1 to ${MAX_SCORE_PAGE_SIZE} (got ${pageSize})`);
+  }
+  return pageSize;
+}
+
+const RUN_COLUMNS = sql`"id", "status", "lastCustomerId"::text AS "lastCustomerId", "customersScored", "pages", "ranges"`;
+
+/** The newest run of this key, whatever its status. */
+export async function latestRun(db: Database, key: RunKey): Promise<RunRow | undefined> {
+  const [row] = await db.prisma.$queryRaw<RunRow[]>`
+    SELECT ${RUN_COLUMNS} FROM "ScoreRun"
+    WHERE "model" = ${key.model} AND "modelVersion" = ${key.modelVersion} AND "asOf" = ${key.asOfIso}::timestamptz
+    ORDER BY "id" DESC LIMIT 1`;
+  return row;
+}
+
+/** Sets a stopped run running again, with this invocation's page size. */
+export async function resumeRun(db: Database, run: RunRow, pageSize: number): Promise<void> {
+  await db.prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'running', "updatedAt" = now(), "pageSize" = ${pageSize} WHERE "id" = ${run.id}`;
+}
+
+/**
+ * A new run of this key, in one transaction: the key's unfinished runs are superseded (their
+ * workers stop at their next page: runGuard / rangeGuard), the run is inserted, and `then` adds
+ * what belongs to it (a distributed run's ranges), so no run is ever left half made.
+ */
+export async function newRun(
+  db: Database,
+  key: RunKey,
+  pageSize: number,
+  options: { ranges?: number; then?: (tx: Tx, runId: number) => Promise<void> } = {},
+): Promise<RunRow> {
+  return db.prisma.$transaction(async (tx) => {
+    await tx.$executeRaw`
+      UPDATE "ScoreRun" SET "status" = 'superseded', "updatedAt" = now()
+      WHERE "model" = ${key.model} AND "modelVersion" = ${key.modelVersion} AND "asOf" = ${key.asOfIso}::timestamptz AND "status" NOT IN ('finished', 'superseded')`;
+    const [run] = await tx.$queryRaw<RunRow[]>`
+      INSERT INTO "ScoreRun" ("model", "modelVersion", "asOf", "status", "pageSize", "ranges")
+      VALUES (${key.model}, ${key.modelVersion}, ${key.asOfIso}::timestamptz, 'running', ${pageSize}, ${options.ranges ?? null}::int)
+      RETURNING ${RUN_COLUMNS}`;
+    await options.then?.(tx, run.id);
+    return run;
+  });
 }
 
 /**
@@ -653,10 +712,7 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
   const model: LoadedModel = scoring.model(options.model ?? null, options.version ?? null); // UnknownModelError lists the models
   const asOf = scoring.asOf(options.asOf ?? null);
   if (Number.isNaN(asOf.getTime())) throw new ScoreOptionsError('asOf is not a valid date');
-  const pageSize = options.pageSize ?? DEFAULT_SCORE_PAGE_SIZE;
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_SCORE_PAGE_SIZE) {
-    throw new ScoreOptionsError(`page size must be an integer from 1 to ${MAX_SCORE_PAGE_SIZE} (got ${pageSize})`);
-  }
+  const pageSize = runPageSize(options.pageSize);
   // Zero pages would open a run, score nothing and leave it "interrupted".
   if (options.maxPages !== undefined && (!Number.isInteger(options.maxPages) || options.maxPages < 1)) {
     throw new ScoreOptionsError(`maxPages must be a positive integer (got ${options.maxPages})`);
@@ -667,10 +723,8 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
   const writerKind: WriterKind = db.pgPool ? 'copy' : 'unnest';
 
   // ── choose the run ───────────────────────────────────────────────────────────────────────────
-  const [latest] = await prisma.$queryRaw<RunRow[]>`
-    SELECT "id", "status", "lastCustomerId"::text AS "lastCustomerId", "customersScored", "pages", "ranges" FROM "ScoreRun"
-    WHERE "model" = ${model.name} AND "modelVersion" = ${model.version} AND "asOf" = ${asOfIso}::timestamptz
-    ORDER BY "id" DESC LIMIT 1`;
+  const key: RunKey = { model: model.name, modelVersion: model.version, asOfIso };
+  const latest = await latestRun(db, key);
   const zeroTimings: ScoreTimings = { featureSql: 0, featureCompute: 0, inference: 0, writes: 0 };
   if (latest && latest.status === 'finished' && !options.restart) {
     return {
@@ -692,22 +746,14 @@ export async function scoreCustomers(db: Database, scoring: Scoring, options: Sc
       directPages: 0,
     };
   }
-  let run: RunRow;
   // A distributed run (id ranges) is resumed by its workers (`--workers`), not page by page here.
   const resumed = Boolean(latest) && !options.restart && latest!.ranges === null;
+  let run: RunRow;
   if (resumed) {
     run = latest!;
-    await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'running', "updatedAt" = now(), "pageSize" = ${pageSize} WHERE "id" = ${run.id}`;
+    await resumeRun(db, run, pageSize);
   } else {
-    if (latest && latest.status !== 'finished') {
-      await prisma.$executeRaw`
-        UPDATE "ScoreRun" SET "status" = 'superseded', "updatedAt" = now()
-        WHERE "model" = ${model.name} AND "modelVersion" = ${model.version} AND "asOf" = ${asOfIso}::timestamptz AND "status" <> 'finished'`;
-    }
-    [run] = await prisma.$queryRaw<RunRow[]>`
-      INSERT INTO "ScoreRun" ("model", "modelVersion", "asOf", "status", "pageSize")
-      VALUES (${model.name}, ${model.version}, ${asOfIso}::timestamptz, 'running', ${pageSize})
-      RETURNING "id", "status", "lastCustomerId"::text AS "lastCustomerId", "customersScored", "pages", "ranges"`;
+    run = await newRun(db, key, pageSize);
   }
   const [counts] = await prisma.$queryRaw<{ total: number; remaining: number }[]>`
     SELECT count(*)::int AS "total",

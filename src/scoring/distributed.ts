@@ -21,15 +21,18 @@ import type { Database } from '../db/client.js';
 import { UnknownModelError } from '../inference/service.js';
 import { Prisma } from '../generated/prisma/client.js';
 import {
-  DEFAULT_SCORE_PAGE_SIZE,
   finishRunStatement,
-  MAX_SCORE_PAGE_SIZE,
+  latestRun,
+  newRun,
   openPageWriter,
   rangeGuard,
+  resumeRun,
+  runPageSize,
   ScoreOptionsError,
   scorePages,
   ScoreRunConflictError,
   type IdRange,
+  type RunKey,
   type ScoreTimings,
 } from './batch.js';
 import type { Scoring } from './scoring.js';
@@ -120,13 +123,6 @@ export interface DistributedOptions {
   restart?: boolean;
 }
 
-interface RunRow {
-  id: number;
-  status: string;
-  customersScored: number;
-  ranges: number | null;
-}
-
 /**
  * Opens (or resumes) a distributed run: one ScoreRunRange row per id range and one BullMQ job per
  * unfinished range. A finished run with the same model, version and asOf is left alone (alreadyFinished).
@@ -144,15 +140,10 @@ export async function startDistributedRun(
   const model = scoring.model(options.model ?? null);
   const asOf = scoring.asOf(options.asOf ?? null);
   const asOfIso = asOf.toISOString();
-  const pageSize = options.pageSize ?? DEFAULT_SCORE_PAGE_SIZE;
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_SCORE_PAGE_SIZE) {
-    throw new ScoreOptionsError(`page size must be an integer from 1 to ${MAX_SCORE_PAGE_SIZE} (got ${pageSize})`);
-  }
+  const pageSize = runPageSize(options.pageSize);
   const prisma = db.prisma;
-  const [latest] = await prisma.$queryRaw<RunRow[]>`
-    SELECT "id", "status", "customersScored", "ranges" FROM "ScoreRun"
-    WHERE "model" = ${model.name} AND "modelVersion" = ${model.version} AND "asOf" = ${asOfIso}::timestamptz
-    ORDER BY "id" DESC LIMIT 1`;
+  const key: RunKey = { model: model.name, modelVersion: model.version, asOfIso };
+  const latest = await latestRun(db, key);
   const [{ total }] = await prisma.$queryRaw<{ total: number }[]>`SELECT count(*)::int AS "total" FROM "Customer"`;
   const base = { model: model.name, modelVersion: model.version, asOf, customersTotal: total };
   if (latest && latest.status === 'finished' && !options.restart) {
@@ -166,27 +157,19 @@ export async function startDistributedRun(
     runId = latest!.id;
     ranges = latest!.ranges!;
     alreadyScored = latest!.customersScored;
-    await prisma.$executeRaw`UPDATE "ScoreRun" SET "status" = 'running', "updatedAt" = now(), "pageSize" = ${pageSize} WHERE "id" = ${runId}`;
+    await resumeRun(db, latest!, pageSize);
   } else {
-    const n = Math.min(MAX_RANGES, Math.max(1, Math.ceil(total / settings.rangeCustomers)));
-    ranges = n;
-    const bounds = uuidRanges(n);
-    runId = await prisma.$transaction(async (tx) => {
-      if (latest && latest.status !== 'finished') {
+    ranges = Math.min(MAX_RANGES, Math.max(1, Math.ceil(total / settings.rangeCustomers)));
+    const bounds = uuidRanges(ranges);
+    ({ id: runId } = await newRun(db, key, pageSize, {
+      ranges,
+      then: async (tx, id) => {
         await tx.$executeRaw`
-          UPDATE "ScoreRun" SET "status" = 'superseded', "updatedAt" = now()
-          WHERE "model" = ${model.name} AND "modelVersion" = ${model.version} AND "asOf" = ${asOfIso}::timestamptz AND "status" <> 'finished'`;
-      }
-      const [{ id }] = await tx.$queryRaw<{ id: number }[]>`
-        INSERT INTO "ScoreRun" ("model", "modelVersion", "asOf", "status", "pageSize", "ranges")
-        VALUES (${model.name}, ${model.version}, ${asOfIso}::timestamptz, 'running', ${pageSize}, ${n})
-        RETURNING "id"`;
-      await tx.$executeRaw`
-        INSERT INTO "ScoreRunRange" ("runId", "index", "fromId", "toId")
-        SELECT ${id}, r.i::int - 1, r.f::uuid, r.t::uuid
-        FROM unnest(${bounds.map((r) => r.from)}::text[], ${bounds.map((r) => r.before)}::text[]) WITH ORDINALITY AS r(f, t, i)`;
-      return id;
-    });
+          INSERT INTO "ScoreRunRange" ("runId", "index", "fromId", "toId")
+          SELECT ${id}, r.i::int - 1, r.f::uuid, r.t::uuid
+          FROM unnest(${bounds.map((r) => r.from)}::text[], ${bounds.map((r) => r.before)}::text[]) WITH ORDINALITY AS r(f, t, i)`;
+      },
+    }));
   }
   const open = await prisma.$queryRaw<{ index: number }[]>`
     SELECT "index" FROM "ScoreRunRange" WHERE "runId" = ${runId} AND "status" <> 'done' ORDER BY "index"`;
