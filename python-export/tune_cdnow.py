@@ -5,6 +5,7 @@
     /usr/bin/python3 python-export/tune_cdnow.py rule --configs '[{}]' --schemes grid,smooth1,smooth2,last-grid [--seed 42]
     /usr/bin/python3 python-export/tune_cdnow.py rule --schemes smooth2,oof-smooth2,oofonly-smooth2 [--oof-folds 5] [--oof-cache F.npz]
     /usr/bin/python3 python-export/tune_cdnow.py oofscore --schemes smooth2,smooth4 [--oof-cache F.npz]
+    /usr/bin/python3 python-export/tune_cdnow.py combine [--seeds 42,43,44]   >> python-export/reports/cdnow_combine.jsonl
 
 Same task, split and training rows as evaluate.py (T = 1997-10-01, H = 273 d); the held-out customers
 are never predicted here. Each line printed (JSON) is one measurement on the validation customers
@@ -34,6 +35,16 @@ oofscore: per smoothing (--schemes smoothN / grid), the other way round: scored 
       (weights tuned on all validation rows), both scored on the other half of the OOF customers, mean
       of 2 folds x 3 halves (`oof_plus_val_gain_halves` each).
 
+combine: other model forms and another decision rule, against the served XGBoost (depth 2) and its
+      rule (smooth2), with the same fields as `xgb` plus `vs_served` (cross-fitted macro-F1 minus the
+      served one's over the same 12 halves, and the halves where it scored higher). Models: the
+      logistic regression as shipped; XGBoost depth 1 (an additive model); blends of the two, in log
+      space (`logblend`, λ·log p_lr + (1-λ)·log p_xgb, renormalised) and in probability space; a
+      hybrid XGBoost boosted from the logistic regression's margin (base_margin = its decision
+      function, early-stopped as usual). Rule: `ordinal` thresholds on the served probabilities
+      (high_value if p_hv >= t2, else active if p_active + p_hv >= t1, else lapsing; t on a 41 x 41
+      grid, the surface smoothed as smooth2), the ordered-classes alternative to argmax(p · w).
+
 OOF rows: the training customers split into --oof-folds folds by customer (customer_bucket, salt
 "oof"); per fold an XGBoost with the same parameters and seed, trained on the other folds for the
 full model's early-stopped number of rounds (no early stopping, so the validation customers play no
@@ -55,10 +66,11 @@ sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 import xgboost as xgb  # noqa: E402
+from scipy import ndimage  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from evaluate import DEFAULT_CDNOW, cdnow_plan  # noqa: E402
-from segments import xgb_onnx  # noqa: E402
+from segments import logistic_onnx, xgb_onnx  # noqa: E402
 from segments.data import load_cdnow  # noqa: E402
 from segments.dataset import build_tables, customer_bucket  # noqa: E402
 from segments.decision import calibrate, decide, fit_calibration, macro_f1, tune_weights  # noqa: E402
@@ -170,9 +182,78 @@ def oof_score_report(v: Validation, p_raw, scheme, oof, train_ids):
             "w_val": w_val}
 
 
+ORD_T1 = np.linspace(0.10, 0.70, 41)   # threshold on p_active + p_high_value
+ORD_T2 = np.linspace(0.05, 0.50, 41)   # threshold on p_high_value
+
+
+def decide_ordinal(p, t1, t2):
+    out = np.zeros(len(p), np.int64)
+    out[(p[:, 1] + p[:, 2]) >= t1] = 1
+    out[p[:, 2] >= t2] = 2
+    return out
+
+
+def tune_ordinal(p, y, smooth_steps=2.0):
+    s = np.array([[macro_f1(y, decide_ordinal(p, a, c)) for c in ORD_T2] for a in ORD_T1])
+    s = ndimage.gaussian_filter(s, smooth_steps, mode="nearest")
+    i, j = np.unravel_index(s.argmax(), s.shape)
+    return float(ORD_T1[i]), float(ORD_T2[j])
+
+
+def combine_lines(v: Validation, X, y, Xv, yv, seed, threads):
+    """The `combine` measurements of one seed (see the module docstring), each a dict."""
+    def soft(z):
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def cf_halves(p_raw, rule="smooth2"):
+        p = v.calibrated(p_raw)
+        out = []
+        for a in v.halves(6, "h1r"):
+            if rule == "ordinal":
+                out.append(macro_f1(v.y[~a], decide_ordinal(p[~a], *tune_ordinal(p[a], v.y[a]))))
+            else:
+                out.append(macro_f1(v.y[~a], decide(p[~a], weights_by(rule, p[a], v.y[a], v.cut[a]))))
+        return np.asarray(out)
+
+    pre, clf = logistic_onnx.train(X, y, seed=seed)
+    p_lr = logistic_onnx.predict_proba(pre, clf, Xv)
+    served, info = xgb_onnx.train(X, y, Xv, yv, seed=seed, params={"max_depth": 2, **threads})
+    p_x = xgb_onnx.predict_proba(served, Xv)
+    base = cf_halves(p_x)
+    models = [("xgboost depth 2 (served)", p_x, {"rounds": info["best_iteration"] + 1}),
+              ("logistic regression", p_lr, {})]
+    b1, i1 = xgb_onnx.train(X, y, Xv, yv, seed=seed, params={"max_depth": 1, **threads}, num_boost_round=2000)
+    models.append(("xgboost depth 1", xgb_onnx.predict_proba(b1, Xv), {"rounds": i1["best_iteration"] + 1}))
+    for lam in (0.25, 0.5, 0.75):
+        models.append((f"logblend λ={lam}", soft((1 - lam) * np.log(p_x) + lam * np.log(p_lr)), {}))
+    models.append(("probblend λ=0.5", 0.5 * p_x + 0.5 * p_lr, {}))
+    m_tr, m_va = clf.decision_function(pre.transform(X)), clf.decision_function(pre.transform(Xv))
+    for depth in (1, 2):
+        p = {**xgb_onnx.DEFAULT_PARAMS, "max_depth": depth, "seed": seed, **threads}
+        dtr = xgb.DMatrix(np.asarray(X, np.float32), label=y, missing=np.nan, base_margin=m_tr)
+        dva = xgb.DMatrix(np.asarray(Xv, np.float32), label=yv, missing=np.nan, base_margin=m_va)
+        bh = xgb.train(p, dtr, num_boost_round=600, evals=[(dva, "valid")], early_stopping_rounds=40,
+                       verbose_eval=False)
+        models.append((f"hybrid depth {depth}", bh.predict(dva, iteration_range=(0, bh.best_iteration + 1)),
+                       {"rounds": bh.best_iteration + 1}))
+    for name, p_raw, extra in models:
+        r = xgb_report(v, p_raw)
+        h = cf_halves(p_raw)
+        yield {"combine": name, "rule": "smooth2", "seed": seed, **extra, "ll": r["ll"], "auc": r["auc"],
+               "auc_latest": r["auc_latest"], "f1_cf": float(h.mean()),
+               "vs_served": float((h - base).mean()), "higher": int(((h - base) > 0).sum()), "halves": len(h)}
+    h = cf_halves(p_x, "ordinal")
+    p = v.calibrated(p_x)
+    yield {"combine": "xgboost depth 2 (served)", "rule": "ordinal", "seed": seed, "f1_cf": float(h.mean()),
+           "vs_served": float((h - base).mean()), "higher": int(((h - base) > 0).sum()), "halves": len(h),
+           "thresholds_all": tune_ordinal(p, v.y)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["xgb", "rule", "oofscore"])
+    ap.add_argument("what", choices=["xgb", "rule", "oofscore", "combine"])
     ap.add_argument("--cdnow", default=str(DEFAULT_CDNOW))
     ap.add_argument("--configs", default="[{}]", help="JSON list of XGBoost parameter overrides")
     ap.add_argument("--seeds", default="42")
@@ -188,6 +269,11 @@ def main(argv=None):
     v = Validation(tables)
     X, y = tables.xy("train")
     Xv, yv = tables.xy("valid")
+    if args.what == "combine":
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            for line in combine_lines(v, X, y, Xv, yv, seed, threads):
+                print(json.dumps(line), flush=True)
+        return
     for cfg in json.loads(args.configs):
         for seed in [int(s) for s in args.seeds.split(",")]:
             t0 = time.time()
