@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFiles } from '../src/ingest/import.js';
 import { ModelLifecycle } from '../src/models/lifecycle.js';
+import { scoreCustomers } from '../src/scoring/batch.js';
 import { exportTrainingData } from '../src/training/export.js';
 import { databaseKinds } from './helpers/databases.js';
 import { root } from './helpers/process.js';
@@ -37,7 +38,7 @@ describe.each(databaseKinds)('stored scores and the model lifecycle on %s', (kin
     const before = await t.post(JSON.stringify({ query: listQuery }));
     expect(before.json.data.customers.edges).toEqual([]);
     expect(before.json.extensions.warnings).toEqual([
-      expect.objectContaining({ code: 'STORED_SCORES_INCOMPLETE', model: 'xgboost-segment', servedVersion: '1', message: expect.stringMatching(/no batch-scoring run of xgboost-segment version 1 has finished yet, so 400 of 400 customers have no current stored score; start one with `npm run score`/) }),
+      expect.objectContaining({ code: 'STORED_SCORES_INCOMPLETE', model: 'xgboost-segment', servedVersion: '1', message: expect.stringMatching(/no batch-scoring run of xgboost-segment version 1 has finished yet, so 400 of 400 customers have no current stored score; start one with `npm run score -- --model xgboost-segment`/) }),
     ]);
     const summaryQuery = `{ segmentSummary { stale scoringInProgress note customersScored } }`;
     const s0 = (await t.post(JSON.stringify({ query: summaryQuery }))).json.data.segmentSummary;
@@ -55,6 +56,23 @@ describe.each(databaseKinds)('stored scores and the model lifecycle on %s', (kin
     const after = await t.post(JSON.stringify({ query: listQuery }));
     expect(after.json.data.customers.edges.length).toBe(5);
     expect(after.json.extensions?.warnings).toBeUndefined();
+
+    // A customer created after the run has no stored score: the summary says so, with the command for this model.
+    const added = await t.db.prisma.customer.create({ data: { externalId: 'fx-late', name: 'Late' } });
+    try {
+      const s2 = (await t.post(JSON.stringify({ query: summaryQuery }))).json.data.segmentSummary;
+      expect(s2).toMatchObject({ stale: true, customersScored: 400 });
+      expect(s2.note).toMatch(/^1 of 401 customers have no stored score of xgboost-segment \(created after its last run\); start one with `npm run score -- --model xgboost-segment --restart`\./);
+    } finally {
+      await t.db.prisma.customer.delete({ where: { id: added.id } });
+    }
+
+    // A run of another model stopped after one page: the advice resumes that run, of that model, at its asOf.
+    const partial = await scoreCustomers(t.db, t.scoring, { model: 'logistic-segment', asOf: new Date('2026-06-30T23:59:59.999Z'), pageSize: 50, maxPages: 1 });
+    expect(partial).toMatchObject({ outcome: 'interrupted', scored: 50 });
+    const s3 = (await t.post(JSON.stringify({ query: `{ segmentSummary(model: "logistic-segment") { stale note } }` }))).json.data.segmentSummary;
+    expect(s3.stale).toBe(true);
+    expect(s3.note).toContain(`resume run ${partial.runId} (interrupted) with \`npm run score -- --model logistic-segment --as-of 2026-06-30T23:59:59.999Z\``);
   }, 120_000);
 
   it('exports paid orders and customers (no names or emails) in the pipeline\'s format', async () => {

@@ -123,16 +123,23 @@ export async function storedScoresState(sql: SqlClient, model: string, servedVer
     ? { ...raw, asOf: new Date(raw.asOf), startedAt: new Date(raw.startedAt), updatedAt: new Date(raw.updatedAt), finishedAt: raw.finishedAt ? new Date(raw.finishedAt) : null }
     : null;
   const running = latest?.status === 'running' ? latest : null;
-  const complete = counts.stale === 0 && counts.finished;
+  // Customers created after the last run have no stored score of this model at all.
+  const unscored = Math.max(0, counts.total - counts.current - counts.stale);
+  const complete = counts.stale === 0 && counts.finished && unscored === 0;
   let note: string | null = null;
   if (!complete && counts.total > 0) {
     const fmt = (n: number) => n.toLocaleString('en-US');
     const parts: string[] = [];
     if (counts.stale > 0) parts.push(`${fmt(counts.stale)} of the stored scores of ${model} were written by another version than the served version ${servedVersion} (stale)`);
     if (!counts.finished) parts.push(`no batch-scoring run of ${model} version ${servedVersion} has finished yet, so ${fmt(counts.total - counts.current)} of ${fmt(counts.total)} customers have no current stored score`);
+    else if (unscored > 0) parts.push(`${fmt(unscored)} of ${fmt(counts.total)} customers have no stored score of ${model} (created after its last run)`);
+    // The command that helps, for this model: resume a stopped run at its asOf, else start one
+    // (--restart when this version has finished a run: at the same asOf it would have nothing to do).
     const progress = running
       ? `a batch-scoring run is in progress (run ${running.id}: ${fmt(running.customersScored)} customers scored)`
-      : 'start one with `npm run score`';
+      : latest && (latest.status === 'interrupted' || latest.status === 'failed')
+        ? `resume run ${latest.id} (${latest.status}) with \`npm run score -- --model ${model} --as-of ${latest.asOf.toISOString()}\``
+        : `start one with \`npm run score -- --model ${model}${counts.finished ? ' --restart' : ''}\``;
     note = `${parts.join('; ')}; ${progress}. Segment filters, PROBABILITY ordering and segmentSummary use the stored scores, so they disagree with the live segment until it finishes.`;
   }
   return { complete, staleCustomers: counts.stale, currentCustomers: counts.current, customersTotal: counts.total, running, finishedRun: counts.finished, note };
