@@ -72,6 +72,15 @@ describe.each(databaseKinds)('error masking on %s', (kind) => {
     expect(res.status).toBe(404);
     expect(res.json.errors[0].extensions.code).toBe('NOT_FOUND');
   });
+  it('names an unknown model without echoing a long or control-character name back whole', async () => {
+    const name = `${'m'.repeat(5000)}\u0000\u001b[31m`;
+    const res = await t.post(JSON.stringify({ query: 'query($m: String) { segmentSummary(model: $m) { customersTotal } }', variables: { m: name } }));
+    expect(res.json.errors.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
+    const message: string = res.json.errors[0].message;
+    expect(message).toMatch(/Unknown model "m{64}…" \(known: logistic-segment, transformer-segment, xgboost-segment\)/);
+    expect(message.length).toBeLessThan(200);
+    expect(message).not.toMatch(/[\u0000-\u001f]/);
+  });
 });
 
 describe('request ids without the access log (LOG_LEVEL=warn)', () => {

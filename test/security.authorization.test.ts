@@ -149,6 +149,8 @@ describe.each(cases)('access control on %s, frontend credential: %s', (kind, fro
     const own = await send(`{ customerByExternalId(externalId: "alice") { id externalId segment probability segmentProbabilities { segment probability } explanation(top: 2) { method contributions { feature } } prediction { segment } } }`, keys.frontend);
     expect(own.json.errors).toBeUndefined();
     expect(own.json.data.customerByExternalId).toMatchObject({ id: alice.id, externalId: 'alice', segment: expect.any(String), probability: expect.any(Number) });
+    const viewer = await send(`{ viewer { role authenticated } }`, keys.frontend);
+    expect(viewer.json).toEqual({ data: { viewer: { role: 'frontend', authenticated: true } } });
     const byId = await send(`{ customer(id: "${alice.id.toUpperCase()}") { segment } }`, keys.frontend);
     expect(byId.json.errors).toBeUndefined();
     for (const q of [

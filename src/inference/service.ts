@@ -20,6 +20,14 @@ export interface InferenceObserver {
   onReject?(model: LoadedModel): void;
 }
 
+/**
+ * A caller's text inside an error message: JSON-quoted (control characters escaped) and cut to 64
+ * characters, so a 5,000-character or NUL-laden name is not echoed back whole into responses and logs.
+ */
+export function quoted(text: string, max = 64): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 export class UnknownModelError extends Error {
   override name = 'UnknownModelError';
 }
@@ -44,9 +52,9 @@ export class InferenceService {
     if (model) return model;
     if (this.registry.get(name)) {
       const known = this.registry.versions(name).map((m) => m.version).join(', ');
-      throw new UnknownModelError(`Unknown version "${version}" of model "${name}" (loaded: ${known})`);
+      throw new UnknownModelError(`Unknown version ${quoted(version ?? '')} of model "${name}" (loaded: ${known})`);
     }
-    throw new UnknownModelError(`Unknown model "${name}" (known: ${this.registry.names().join(', ')})`);
+    throw new UnknownModelError(`Unknown model ${quoted(name)} (known: ${this.registry.names().join(', ')})`);
   }
 
   private batcher(model: LoadedModel): MicroBatcher<ModelRow, Float32Array> {

@@ -49,6 +49,9 @@ export const policy: Record<Role, RolePolicy> = {
     fields: {
       'Query.customer': ownCustomerById,
       'Query.customerByExternalId': ownCustomerByExternalId,
+      // Its own role only (README: every caller may ask).
+      'Query.viewer': 'allow',
+      'Viewer.*': 'allow',
       // Identifiers the caller already holds (client caches key on them).
       'Customer.id': 'allow',
       'Customer.externalId': 'allow',

@@ -7,7 +7,7 @@ import type { Context } from '../context.type.js';
 @ObjectType({ description: "The credential of the current request." })
 export class Viewer {
   @Field(() => String, { description: 'admin, bi or frontend.' }) role!: string;
-  @Field(() => Boolean, { description: 'False when the request carried no API key (allowed only while AUTH_MODE=off; such requests are admin).' })
+  @Field(() => Boolean, { description: 'False when the request carried no credential, neither an API key nor a shopper token (allowed only while AUTH_MODE=off; such requests are admin).' })
   authenticated!: boolean;
 }
 
@@ -15,6 +15,6 @@ export class Viewer {
 export class ViewerResolver {
   @Query(() => Viewer, { description: "The caller's credential: its role." })
   viewer(@Ctx() ctx: Context): Viewer {
-    return { role: ctx.principal.role, authenticated: ctx.principal.kind === 'apikey' };
+    return { role: ctx.principal.role, authenticated: ctx.principal.kind !== 'anonymous' };
   }
 }
