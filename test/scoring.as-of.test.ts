@@ -111,6 +111,17 @@ describe.each(databaseKinds)('date-only asOf on %s', (kind) => {
     await expect(scoreCustomers(t.db, t.scoring, { maxPages: 0 })).rejects.toThrow(ScoreOptionsError);
     expect(await t.db.prisma.scoreRun.count()).toBe(0);
   });
+
+  it('batch scoring refuses a scoring time the API refuses, before it opens a run', async () => {
+    // Two years ahead: every customer would drift towards lapsing, and the run would replace the served scores.
+    const later = new Date(Date.now() + 2 * 366 * 86_400_000);
+    await expect(scoreCustomers(t.db, t.scoring, { asOf: later })).rejects.toThrow(/asOf must be between 1970 and one year from now/);
+    await expect(scoreCustomers(t.db, t.scoring, { asOf: new Date(-1) })).rejects.toThrow(ScoreOptionsError);
+    expect(await t.db.prisma.scoreRun.count()).toBe(0);
+    const res = await t.post(JSON.stringify({ query: `{ customer(id: "${id}") { probability(asOf: "${later.toISOString()}") } }` }));
+    expect(res.json.errors.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
+    expect(res.json.errors[0].message).toMatch(/between 1970 and one year from now/);
+  });
 });
 
 describe('npm run score usage errors', () => {
@@ -124,6 +135,13 @@ describe('npm run score usage errors', () => {
   it('--max-pages 0 exits 2 with a clear message, before touching a database', async () => {
     const { code, stderr } = await score(['--max-pages', '0']);
     expect(stderr).toMatch(/--max-pages must be at least 1/);
+    expect(code).toBe(2);
+  });
+
+  it('--as-of more than a year ahead exits 2, as the API refuses it, before touching a database', async () => {
+    const later = new Date(Date.now() + 2 * 366 * 86_400_000).toISOString().slice(0, 10);
+    const { code, stderr } = await score(['--as-of', later]);
+    expect(stderr).toMatch(/--as-of must be between 1970 and one year from now, as the API's asOf/);
     expect(code).toBe(2);
   });
 

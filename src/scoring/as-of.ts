@@ -34,4 +34,17 @@ export function parseScoringTime(text: string): Date | null {
   return Number.isNaN(instant) ? null : new Date(instant);
 }
 
+/**
+ * The scoring times the API, `npm run score` and the batch functions accept. A time further ahead
+ * sees no orders the present does not, yet its recency and tenure features run on and move every
+ * customer towards lapsing: a batch run at such a time would replace the served scores with that.
+ */
+export const SCORING_TIME_RANGE = 'between 1970 and one year from now';
+
+/** True when `asOf` lies outside SCORING_TIME_RANGE (or is not a date at all). */
+export function outOfScoringRange(asOf: Date, now = Date.now()): boolean {
+  const t = asOf.getTime();
+  return !(t >= 0 && t <= now + 366 * DAY_MS);
+}
+
 export const scoringTimeFormat = 'an ISO date-time (e.g. 2015-12-31T12:00:00Z) or a date (2015-12-31 = the end of that UTC day, 23:59:59.999Z)';

@@ -32,6 +32,7 @@ import type { Scored, Scoring } from './scoring.js';
 import { lifetimeOf } from '../lifetime/btyd.js';
 import { lifetimeParams } from '../lifetime/card.js';
 import { occasionsOf } from '../lifetime/summary.js';
+import { outOfScoringRange, SCORING_TIME_RANGE } from './as-of.js';
 
 /** Horizon of the stored lifetime figures (CustomerScore.expectedOrders / predictedClv). */
 export const STORED_LIFETIME_HORIZON_DAYS = 90;
@@ -155,6 +156,13 @@ export interface RunKey {
 }
 
 type Tx = Parameters<Parameters<Database['prisma']['$transaction']>[0]>[0];
+
+/** The run's scoring time: the caller's, else the default; refused outside SCORING_TIME_RANGE, as the API refuses it. */
+export function runAsOf(scoring: Scoring, requested: Date | null | undefined): Date {
+  const asOf = scoring.asOf(requested ?? null);
+  if (outOfScoringRange(asOf)) throw new ScoreOptionsError(`asOf must be ${SCORING_TIME_RANGE} (got ${Number.isNaN(asOf.getTime()) ? 'an invalid date' : asOf.toISOString()})`);
+  return asOf;
+}
 
 /** The run's page size: the default, or the caller's when it is an integer in range (else ScoreOptionsError). */
 export function runPageSize(requested: number | undefined): number {
@@ -710,8 +718,7 @@ export async function scorePages(
 
 export async function scoreCustomers(db: Database, scoring: Scoring, options: ScoreOptions = {}): Promise<ScoreSummary> {
   const model: LoadedModel = scoring.model(options.model ?? null, options.version ?? null); // UnknownModelError lists the models
-  const asOf = scoring.asOf(options.asOf ?? null);
-  if (Number.isNaN(asOf.getTime())) throw new ScoreOptionsError('asOf is not a valid date');
+  const asOf = runAsOf(scoring, options.asOf);
   const pageSize = runPageSize(options.pageSize);
   // Zero pages would open a run, score nothing and leave it "interrupted".
   if (options.maxPages !== undefined && (!Number.isInteger(options.maxPages) || options.maxPages < 1)) {

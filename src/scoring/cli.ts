@@ -13,7 +13,7 @@ import { commandDatabase, openDatabase, type Database } from '../db/client.js';
 import { applyMigrations } from '../db/migrate.js';
 import { UnknownModelError } from '../inference/service.js';
 import { DEFAULT_SCORE_PAGE_SIZE, describeTimings, MAX_SCORE_PAGE_SIZE, ScoreOptionsError, scoreCustomers } from './batch.js';
-import { parseScoringTime, scoringTimeFormat } from './as-of.js';
+import { outOfScoringRange, parseScoringTime, SCORING_TIME_RANGE, scoringTimeFormat } from './as-of.js';
 import { lastPaidOrderAt } from '../models/lifecycle.js';
 import { readPromotions } from '../models/promotions.js';
 import { BATCH_SCORING_SETUP, createScoring } from './setup.js';
@@ -81,6 +81,7 @@ async function main(): Promise<number> {
   if (values['as-of'] !== undefined) {
     asOf = parseScoringTime(values['as-of']) ?? undefined;
     if (!asOf) throw new UsageError(`--as-of must be ${scoringTimeFormat} (got ${JSON.stringify(values['as-of'])})`);
+    if (outOfScoringRange(asOf)) throw new UsageError(`--as-of must be ${SCORING_TIME_RANGE}, as the API's asOf (got ${JSON.stringify(values['as-of'])})`);
   }
 
   const cfg = loadConfig();

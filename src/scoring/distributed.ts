@@ -27,6 +27,7 @@ import {
   openPageWriter,
   rangeGuard,
   resumeRun,
+  runAsOf,
   runPageSize,
   ScoreOptionsError,
   scorePages,
@@ -138,7 +139,7 @@ export async function startDistributedRun(
     throw new ScoreOptionsError('distributed scoring needs PostgreSQL (DATABASE_URL): workers on other machines cannot reach the embedded database');
   }
   const model = scoring.model(options.model ?? null);
-  const asOf = scoring.asOf(options.asOf ?? null);
+  const asOf = runAsOf(scoring, options.asOf);
   const asOfIso = asOf.toISOString();
   const pageSize = runPageSize(options.pageSize);
   const prisma = db.prisma;
