@@ -1,9 +1,11 @@
 // Explanations over real HTTP with real API keys: a contribution's value, display text, label and
 // the summary follow the field policy of the customer data they are derived from (a `bi` key that
-// reads `birthDate: null` must not read `age_years`, even at an `asOf` of its choosing; a
-// `frontend` key denied `orders`, `stats`, `gender`, `birthDate` and `createdAt` must not read
-// them through contributions, the sequence model's per-order ones included). And the summary says
-// what is true ("Lapsing is unlikely (2 %)"), with numbers rounded for people and exact in `value`.
+// reads `birthDate: null` must not read `age_years`; a `frontend` key denied `orders`, `stats`,
+// `gender`, `birthDate` and `createdAt` must not read them through contributions, nor learn how
+// many orders there are from the sequence model's per-order ones). A scoring time of the caller's
+// choosing is refused to a role that may not read every input of the models: asked day by day,
+// the answers would show when the orders were placed or the birthday. And the summary says what is
+// true ("Lapsing is unlikely (2 %)"), with numbers rounded for people and exact in `value`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEATURES, FEATURE_SOURCES, SEQUENCE_SOURCES, type FeatureSource } from '../src/features/spec.js';
 import { createApiKey } from '../src/auth/api-keys.js';
@@ -25,7 +27,7 @@ const QUERY = `query($id: ID!, $asOf: ScoringTime) { customer(id: $id) {
 } }
 fragment P on Prediction { model segment segmentProbabilities { segment probability }
   ${segments.map((s) => `${s}: explanation(top: 100, segment: "${s}") { ...E }`).join(' ')} }
-fragment E on Explanation { segment summary contributions { feature label value displayValue withheld contribution } }`;
+fragment E on Explanation { segment summary baseValue margin restContribution contributions { feature label value displayValue withheld contribution } }`;
 
 interface Contribution {
   feature: string;
@@ -38,6 +40,9 @@ interface Contribution {
 interface Explanation {
   segment: string;
   summary: string;
+  baseValue: number;
+  margin: number;
+  restContribution: number;
   contributions: Contribution[];
 }
 type PredictionData = { model: string; segment: string; segmentProbabilities: { segment: string; probability: number }[] } & Record<string, Explanation>;
@@ -46,6 +51,9 @@ type PredictionData = { model: string; segment: string; segmentProbabilities: { 
 const expectVisible = (role: Role, sources: readonly FeatureSource[]) =>
   sources.every((s) => sourceFields[s].every((key) => ruleFor(role, ...(key.split('.') as [string, string])) === 'allow'));
 const sourcesOf = (feature: string) => (feature.startsWith('order[') ? SEQUENCE_SOURCES : FEATURES.find((f) => f.name === feature)!.sources);
+/** The shipped models read every source (orders, createdAt, birthDate, gender): choosing asOf needs all of them. */
+const mayChooseAsOf = (role: Role) => expectVisible(role, FEATURE_SOURCES);
+const CHOSEN = '2025-12-24T06:07:08.009Z';
 
 describe('every feature declares the customer data it is derived from', () => {
   it('has non-empty sources, each mapped to fields of Customer that the policy governs', async () => {
@@ -75,6 +83,7 @@ describe.each(databaseKinds)('explanations follow the field policy on %s', (kind
   let alice: string;
   const keys = {} as Record<Role, string>;
   const answers = new Map<string, any>(); // `${role}|${asOf}` → customer
+  const refusals = new Map<Role, any[]>(); // role → the errors of its request at a chosen asOf
 
   beforeAll(async () => {
     t = await startTestServer(kind, { AUTH_MODE: 'required', SCORING_AS_OF: '2026-01-01T23:59:59.999Z' });
@@ -99,12 +108,25 @@ describe.each(databaseKinds)('explanations follow the field policy on %s', (kind
     keys.frontend = (await createApiKey(t.db, { role: 'frontend', customer: 'alice' })).key;
     // Each role, at the default scoring time and at one the caller chose.
     for (const role of roles) {
-      for (const asOf of [null, '2025-12-24T06:07:08.009Z']) {
+      for (const asOf of [null, CHOSEN]) {
         const res = await t.post(JSON.stringify({ query: QUERY, variables: { id: alice, asOf } }), { authorization: `Bearer ${keys[role]}` });
         expect(res.status).toBe(200);
+        if (asOf && !mayChooseAsOf(role)) {
+          refusals.set(role, res.json.errors);
+          continue;
+        }
         expect(res.json.errors, `${role} ${asOf}`).toBeUndefined();
         answers.set(`${role}|${asOf}`, res.json.data.customer);
       }
+    }
+  });
+
+  it('refuses a chosen asOf to every role that may not read all the models\' inputs, and tells nothing at that time', () => {
+    expect([...refusals.keys()].sort()).toEqual(['bi', 'frontend']);
+    for (const [role, errors] of refusals) {
+      // One FORBIDDEN per field that took the asOf: the three predictions and the default explanation.
+      expect(errors.map((e: any) => [e.extensions.code, e.extensions.argument]), role).toEqual(Array.from({ length: 4 }, () => ['FORBIDDEN', 'asOf']));
+      for (const e of errors) expect(e.message).toMatch(/^Not allowed for this credential: asOf .*omit asOf to use the default scoring time$/);
     }
   });
   afterAll(() => t?.close());
@@ -116,7 +138,7 @@ describe.each(databaseKinds)('explanations follow the field policy on %s', (kind
   ];
 
   it('admin reads every feature of every model, exactly', () => {
-    for (const asOf of [null, '2025-12-24T06:07:08.009Z']) {
+    for (const asOf of [null, CHOSEN]) {
       const customer = answers.get(`admin|${asOf}`);
       for (const [where, e] of explanations(customer)) {
         const model = where.split('/')[0];
@@ -133,16 +155,23 @@ describe.each(databaseKinds)('explanations follow the field policy on %s', (kind
 
   it.each(roles)('%s: each contribution is shown or withheld as the policy of its sources says', (role) => {
     let withheldSeen = 0;
-    for (const asOf of [null, '2025-12-24T06:07:08.009Z']) {
+    for (const asOf of [null, CHOSEN]) {
       const mine = answers.get(`${role}|${asOf}`);
+      if (!mine) continue; // refused (above)
       const admin = answers.get(`admin|${asOf}`);
       const adminByWhere = new Map(explanations(admin));
       for (const [where, e] of explanations(mine)) {
         const full = adminByWhere.get(where)!;
-        expect(e.contributions.map((c) => c.feature)).toEqual(full.contributions.map((c) => c.feature));
+        // Per-order inputs the role may not read are not listed at all (their number is the order
+        // count); what they contribute is in restContribution, so the sum still reaches the margin.
+        const listed = full.contributions.filter((c) => !c.feature.startsWith('order[') || expectVisible(role, SEQUENCE_SOURCES));
+        expect(e.contributions.map((c) => c.feature)).toEqual(listed.map((c) => c.feature));
+        const dropped = full.contributions.filter((c) => !listed.includes(c)).reduce((sum, c) => sum + c.contribution, 0);
+        expect(e.restContribution).toBeCloseTo(full.restContribution + dropped, 9);
+        expect(e.baseValue + e.contributions.reduce((sum, c) => sum + c.contribution, 0) + e.restContribution).toBeCloseTo(e.margin, 6);
         const withheldClauses: string[] = [];
         for (const [i, c] of e.contributions.entries()) {
-          const truth = full.contributions[i];
+          const truth = listed[i];
           const at = `${role} ${asOf} ${where} ${c.feature}`;
           // The contribution (the model's reasoning) is kept; the name is not secret.
           expect(c.contribution, at).toBe(truth.contribution);
@@ -173,8 +202,8 @@ describe.each(databaseKinds)('explanations follow the field policy on %s', (kind
           }
         }
         if (withheldClauses.length === e.contributions.length) {
-          // Nothing readable: the only number left is the probability.
-          expect(e.summary.replace(/\(<?>?\d+ %\)/, '').replace(/last \d+ days/g, ''), at).not.toMatch(/\d/);
+          // Nothing readable: the only numbers left are probabilities (which the role reads in segmentProbabilities).
+          expect(e.summary.replace(/\(<?>?\d+ %(?: against <?>?\d+ %)?(?:;[^)]*)?\)/, '').replace(/last \d+ days/g, ''), at).not.toMatch(/\d/);
         }
       }
     }
@@ -182,15 +211,19 @@ describe.each(databaseKinds)('explanations follow the field policy on %s', (kind
     // is masked), frontend every value (it may read none of the sources).
     if (role === 'admin') expect(withheldSeen).toBe(0);
     if (role === 'bi') {
-      for (const asOf of [null, '2025-12-24T06:07:08.009Z']) {
-        const d = answers.get(`bi|${asOf}`).d as Explanation;
-        const withheld = d.contributions.filter((c) => c.withheld).map((c) => c.feature);
-        expect(withheld).toContain('age_years');
-        expect(withheld).not.toContain('spend_all');
-      }
+      const d = answers.get('bi|null').d as Explanation;
+      const withheld = d.contributions.filter((c) => c.withheld).map((c) => c.feature);
+      expect(withheld).toContain('age_years');
+      expect(withheld).not.toContain('spend_all');
     }
     if (role === 'frontend') {
-      for (const [, e] of explanations(answers.get(`frontend|2025-12-24T06:07:08.009Z`))) expect(e.contributions.every((c) => c.withheld)).toBe(true);
+      const mine = answers.get('frontend|null');
+      for (const [, e] of explanations(mine)) expect(e.contributions.every((c) => c.withheld)).toBe(true);
+      // Alice has 7 orders; the sequence model's explanations list none of them, and say nothing of them.
+      for (const s of segments) {
+        expect(mine.t[s].contributions).toEqual([]);
+        expect(mine.t[s].summary).toMatch(/, with no single input standing out\.$/);
+      }
     }
   });
 });
@@ -215,21 +248,30 @@ describe('summaries say what is true, with numbers rounded for people', () => {
     expect(res.json.errors).toBeUndefined();
     const customer = res.json.data.customer;
     let unlikely = 0;
+    const labelOf = (s: string) => (s === 'high_value' ? 'High value' : s.charAt(0).toUpperCase() + s.slice(1));
+    const pctOf = (q: number) => (q < 0.005 ? '<1 %' : q > 0.995 ? '>99 %' : `${Math.round(q * 100)} %`);
     for (const m of models) {
       const p: PredictionData = customer[aliasOf[m]];
+      const top = p.segmentProbabilities.reduce((a, b) => (b.probability > a.probability ? b : a));
       for (const s of segments) {
         const probability = p.segmentProbabilities.find((x) => x.segment === s)!.probability;
-        const label = s === 'high_value' ? 'High value' : s.charAt(0).toUpperCase() + s.slice(1);
-        const pct = probability < 0.005 ? '<1 %' : probability > 0.995 ? '>99 %' : `${Math.round(probability * 100)} %`;
+        const label = labelOf(s);
+        const pct = pctOf(probability);
         const summary = p[s].summary;
-        if (s !== p.segment) {
-          expect(summary, `${m} ${s}`).toMatch(new RegExp(`^${label} is unlikely \\(${pct}\\), mainly because .+\\.$`));
-          expect(summary).not.toMatch(/mostly because/);
-          if (probability < 0.05) unlikely += 1;
-        } else {
-          const opening = probability >= 0.5 ? `${label} is likely (${pct})` : `${label} is the most likely segment (${pct})`;
-          expect(summary.startsWith(opening), `${m} ${s}: ${summary}`).toBe(true);
-        }
+        const than = `${labelOf(top.segment).toLowerCase()}`;
+        const opening =
+          probability >= 0.5
+            ? `${label} is likely (${pct})`
+            : top.segment === s
+              ? `${label} is the most likely segment (${pct})`
+              : s === p.segment
+                ? `${label} is the predicted segment, though ${than} is more probable (${pct} against ${pctOf(top.probability)}; the decision rule weighs ${label.toLowerCase()} up)`
+                : probability < 0.2
+                  ? `${label} is unlikely (${pct})`
+                  : `${label} is less likely than ${than} (${pct} against ${pctOf(top.probability)})`;
+        expect(summary.startsWith(`${opening}, `), `${m} ${s}: ${summary}`).toBe(true);
+        expect(summary).not.toMatch(/mostly because/);
+        if (s !== p.segment && probability < 0.05) unlikely += 1;
       }
     }
     // The case of the audit: a segment the customer is very unlikely to be in.
@@ -239,12 +281,29 @@ describe('summaries say what is true, with numbers rounded for people', () => {
 
   it('names what pushes away from an unlikely segment and towards a likely one', () => {
     const names = ['recency_days', 'orders_all', 'spend_all'];
-    const inputs = featureInputs(names, Float64Array.from([3.2, 40, 9001.5]));
+    const inputs = featureInputs(names, Float64Array.from([3.2, 40, 9001.5]), 'USD');
     const attribution = { base: [0], margins: [-4], contributions: [Float64Array.from([-3, 0.5, -1.5])] };
-    const away = presentExplanation(attribution, 0, 'lapsing', inputs, 3, { probability: 0.0175, predicted: false });
+    const away = presentExplanation(attribution, 0, 'lapsing', inputs, 3, { probability: 0.0175, predicted: false, moreProbable: { segment: 'high_value', probability: 0.9 } });
     expect(away.summary).toBe('Lapsing is unlikely (2 %), mainly because the last order was 3 days ago and total spend is $9001.50.');
-    const towards = presentExplanation(attribution, 0, 'lapsing', inputs, 3, { probability: 0.81, predicted: true });
+    const towards = presentExplanation(attribution, 0, 'lapsing', inputs, 3, { probability: 0.81, predicted: true, moreProbable: null });
     expect(towards.summary).toBe('Lapsing is likely (81 %), mainly because there were 40 orders in total.');
+  });
+
+  it('never calls a segment the most likely when the decision rule predicts it over a more probable one', () => {
+    const names = ['recency_days', 'orders_all', 'spend_all'];
+    const inputs = featureInputs(names, Float64Array.from([3.2, 40, 9001.5]), 'USD');
+    const attribution = { base: [0], margins: [-1], contributions: [Float64Array.from([-3, 0.5, -1.5])] };
+    // The audit's customer: lapsing 42 %, active 33 %, high value 26 %, and the class weights predict high value.
+    const predicted = presentExplanation(attribution, 0, 'high_value', inputs, 3, { probability: 0.26, predicted: true, moreProbable: { segment: 'lapsing', probability: 0.42 } });
+    expect(predicted.summary).toBe(
+      'High value is the predicted segment, though lapsing is more probable (26 % against 42 %; the decision rule weighs high value up), mainly because there were 40 orders in total.',
+    );
+    // The most probable segment, not predicted: still the most likely, with what pushes towards it.
+    const mostProbable = presentExplanation(attribution, 0, 'lapsing', inputs, 3, { probability: 0.42, predicted: false, moreProbable: null });
+    expect(mostProbable.summary).toBe('Lapsing is the most likely segment (42 %), mainly because there were 40 orders in total.');
+    // Neither predicted nor most probable, but not unlikely either.
+    const less = presentExplanation(attribution, 0, 'active', inputs, 3, { probability: 0.33, predicted: false, moreProbable: { segment: 'lapsing', probability: 0.42 } });
+    expect(less.summary).toBe('Active is less likely than lapsing (33 % against 42 %), mainly because the last order was 3 days ago and total spend is $9001.50.');
   });
 
   it('rounds values for people (summary, displayValue, labels) and keeps them exact in value', async () => {
@@ -274,5 +333,25 @@ describe('summaries say what is true, with numbers rounded for people', () => {
       }
     }
     expect(inexact).toBeGreaterThan(0);
+  });
+
+  it('states amounts in the currency the model was trained on, not always in dollars', async () => {
+    const one = `query($id: ID!) { customer(id: $id) {
+      x: prediction(model: "xgboost-segment") { explanation(top: 100) { summary contributions { feature displayValue } } }
+      t: prediction(model: "transformer-segment") { explanation(top: 3) { contributions { label displayValue } } } } }`;
+    const cards = ['xgboost-segment', 'transformer-segment'].map((m) => t.scoring.model(m).card as { training_data: Record<string, unknown> });
+    const before = cards.map((c) => c.training_data.currency);
+    try {
+      for (const c of cards) c.training_data.currency = 'CHF';
+      const chf = (await t.post(JSON.stringify({ query: one, variables: { id } }))).json.data.customer;
+      expect(chf.x.explanation.contributions.find((c: Contribution) => c.feature === 'spend_all').displayValue).toMatch(/^\d+\.\d{2} CHF$/);
+      expect(chf.x.explanation.summary).not.toContain('$');
+      for (const c of chf.t.explanation.contributions) expect(c.label).toMatch(/^Order of \d{4}-\d{2}-\d{2} \(\d+\.\d{2} CHF\)$/);
+      for (const c of cards) c.training_data.currency = 'EUR';
+      const eur = (await t.post(JSON.stringify({ query: one, variables: { id } }))).json.data.customer;
+      expect(eur.x.explanation.contributions.find((c: Contribution) => c.feature === 'spend_all').displayValue).toMatch(/^€\d+\.\d{2}$/);
+    } finally {
+      cards.forEach((c, i) => (before[i] === undefined ? delete c.training_data.currency : (c.training_data.currency = before[i])));
+    }
   });
 });

@@ -20,6 +20,12 @@ export function money(value: number, currency: string): string {
   return symbols[currency] ? `${symbols[currency]}${amount}` : `${amount} ${currency}`;
 }
 
+/** The same without thousands separators, as explanations state amounts: "$9001.50", "€88.10", "88.10 CHF". */
+export function plainMoney(value: number, currency: string): string {
+  const amount = value.toFixed(2);
+  return symbols[currency] ? `${symbols[currency]}${amount}` : `${amount} ${currency}`;
+}
+
 /**
  * One sentence per class, e.g. high_value: "spends at least $201.58 in the next 90 days". A card
  * whose threshold is a number of orders (logs without amounts) says so.

@@ -6,6 +6,7 @@
 // role may not read (src/graphql/auth/derived-data.ts) before anything is phrased.
 import { featureSources, type FeatureSource } from '../features/spec.js';
 import type { Attribution } from '../inference/explain/index.js';
+import { plainMoney as money } from '../models/card.js';
 
 /** What each contribution is about: a model feature, or one of the customer's orders. */
 export interface ExplainedInput {
@@ -24,6 +25,12 @@ export interface ExplainedInput {
   withheldPhrase: string;
   /** True once withheld for the caller. */
   withheld: boolean;
+  /**
+   * One input per record of the customer (occlusion: one per order). How many there are is itself
+   * derived from the records, so a withheld one is not listed at all: its contribution goes into
+   * restContribution, and the list shows nothing about how many there were.
+   */
+  perRecord?: boolean;
 }
 
 export interface PresentedExplanation {
@@ -40,8 +47,10 @@ export interface PresentedExplanation {
 export interface SegmentOutlook {
   /** The model's probability of the explained segment. */
   probability: number;
-  /** Whether it is the predicted (most probable) segment. */
+  /** Whether it is the predicted segment (the card's decision rule: not always the most probable one). */
   predicted: boolean;
+  /** The most probable segment and its probability when that is another segment; null when the explained one is the most probable. */
+  moreProbable: { segment: string; probability: number } | null;
 }
 
 /** A feature name's regex match, parsed once per name (explaining a page phrases 27 inputs per row). */
@@ -59,7 +68,6 @@ function memoMatch(re: RegExp): (name: string) => RegExpExecArray | null {
 const windowDays = memoMatch(/^(orders|purchase_days|spend)_(\d+)d$/);
 const windowAny = memoMatch(/^(orders|purchase_days|spend)_(\d+d|all)$/);
 
-const money = (v: number) => `$${v.toFixed(2)}`;
 const round = (v: number) => String(Math.round(v));
 const plural = (n: number, one: string, many: string) => `${round(n)} ${Math.round(n) === 1 ? one : many}`;
 
@@ -91,19 +99,22 @@ export function featureLabel(name: string): string {
 }
 
 const days = (v: number) => plural(v, 'day', 'days');
-const signedMoney = (v: number) => (v < 0 ? `−${money(-v)}` : `+${money(v)}`);
+const signedMoney = (v: number, currency: string) => (v < 0 ? `−${money(-v, currency)}` : `+${money(v, currency)}`);
 const signed = (v: number) => (Math.round(v) < 0 ? `−${round(-v)}` : `+${round(v)}`);
 /** Whole years, as ages are said (45.9 years old is 45). */
 const years = (v: number) => `${Math.floor(v)} ${Math.floor(v) === 1 ? 'year' : 'years'}`;
 
-/** The value for people: rounded, with its unit. Never float noise such as 4022.9999999884258. */
-export function featureDisplay(name: string, v: number): string | null {
+/**
+ * The value for people: rounded, with its unit. Never float noise such as 4022.9999999884258.
+ * Amounts are in `currency`, the model card's (the currency of the amounts it was trained on).
+ */
+export function featureDisplay(name: string, v: number, currency: string): string | null {
   if (Number.isNaN(v)) return null;
   const windowed = windowAny(name);
   if (windowed) {
     if (windowed[1] === 'orders') return plural(v, 'order', 'orders');
     if (windowed[1] === 'purchase_days') return days(v);
-    return money(v);
+    return money(v, currency);
   }
   switch (name) {
     case 'recency_days':
@@ -114,11 +125,11 @@ export function featureDisplay(name: string, v: number): string | null {
       return days(v);
     case 'monetary_mean':
     case 'monetary_max':
-      return money(v);
+      return money(v, currency);
     case 'items_all':
       return plural(v, 'item', 'items');
     case 'spend_trend_90d':
-      return signedMoney(v);
+      return signedMoney(v, currency);
     case 'orders_trend_90d':
       return signed(v);
     case 'age_years':
@@ -131,14 +142,14 @@ export function featureDisplay(name: string, v: number): string | null {
 }
 
 /** A clause for the summary sentence ("… mainly because <clause> and <clause>."). */
-export function featurePhrase(name: string, v: number): string {
+export function featurePhrase(name: string, v: number, currency: string): string {
   const missing = Number.isNaN(v);
   const windowed = windowDays(name);
   if (windowed) {
     const window = windowed[2];
     if (windowed[1] === 'orders') return `there ${Math.round(v) === 1 ? 'was' : 'were'} ${plural(v, 'order', 'orders')} in the last ${window} days`;
     if (windowed[1] === 'purchase_days') return `the customer bought on ${plural(v, 'day', 'days')} of the last ${window}`;
-    return `spend in the last ${window} days was ${money(v)}`;
+    return `spend in the last ${window} days was ${money(v, currency)}`;
   }
   switch (name) {
     case 'recency_days':
@@ -152,11 +163,11 @@ export function featurePhrase(name: string, v: number): string {
     case 'purchase_days_all':
       return `the customer bought on ${plural(v, 'day', 'days')} in total`;
     case 'spend_all':
-      return `total spend is ${money(v)}`;
+      return `total spend is ${money(v, currency)}`;
     case 'monetary_mean':
-      return missing ? 'there is no order yet' : `the average order is ${money(v)}`;
+      return missing ? 'there is no order yet' : `the average order is ${money(v, currency)}`;
     case 'monetary_max':
-      return missing ? 'there is no order yet' : `the largest order was ${money(v)}`;
+      return missing ? 'there is no order yet' : `the largest order was ${money(v, currency)}`;
     case 'items_all':
       return `${plural(v, 'item was', 'items were')} bought`;
     case 'ipt_mean_days':
@@ -164,7 +175,7 @@ export function featurePhrase(name: string, v: number): string {
     case 'ipt_std_days':
       return missing ? 'there are too few purchases to show a rhythm' : `gaps between purchases vary by ${days(v)}`;
     case 'spend_trend_90d':
-      return v >= 0 ? `spend rose by ${money(v)} against the previous 90 days` : `spend fell by ${money(-v)} against the previous 90 days`;
+      return v >= 0 ? `spend rose by ${money(v, currency)} against the previous 90 days` : `spend fell by ${money(-v, currency)} against the previous 90 days`;
     case 'orders_trend_90d':
       return v >= 0 ? `orders rose by ${round(v)} against the previous 90 days` : `orders fell by ${round(-v)} against the previous 90 days`;
     case 'age_years':
@@ -172,7 +183,7 @@ export function featurePhrase(name: string, v: number): string {
     case 'is_female':
       return missing ? 'the gender is unknown' : `the customer is ${v === 1 ? 'female' : 'male'}`;
     default:
-      return missing ? `${featureLabel(name)} is unknown` : `${featureLabel(name)} is ${featureDisplay(name, v)}`;
+      return missing ? `${featureLabel(name)} is unknown` : `${featureLabel(name)} is ${featureDisplay(name, v, currency)}`;
   }
 }
 
@@ -211,7 +222,8 @@ export const withheldClause = (noun: string) => `${noun} plays a part (not shown
 /** What an input says that does not depend on its value, built once per feature name. */
 const fixedParts = new Map<string, { label: string; sources: readonly FeatureSource[]; withheldPhrase: string }>();
 
-export function featureInputs(names: readonly string[], values: Float64Array): ExplainedInput[] {
+/** The inputs of one row, for people; amounts in `currency` (currencyOf the model's card). */
+export function featureInputs(names: readonly string[], values: Float64Array, currency: string): ExplainedInput[] {
   return names.map((name, i) => {
     let fixed = fixedParts.get(name);
     if (!fixed) {
@@ -222,8 +234,8 @@ export function featureInputs(names: readonly string[], values: Float64Array): E
       feature: name,
       label: fixed.label,
       value: Number.isNaN(values[i]) ? null : values[i],
-      display: featureDisplay(name, values[i]),
-      phrase: featurePhrase(name, values[i]),
+      display: featureDisplay(name, values[i], currency),
+      phrase: featurePhrase(name, values[i], currency),
       sources: fixed.sources,
       withheldLabel: fixed.label,
       withheldPhrase: fixed.withheldPhrase,
@@ -257,8 +269,11 @@ export const segmentLabel = (key: string) => key.charAt(0).toUpperCase() + key.s
 /**
  * The top contributions and one true sentence. The sentence starts with how likely the explained
  * segment is — "High value is likely (96 %)", "Active is the most likely segment (45 %)", "Lapsing
- * is unlikely (2 %)" — and names the two inputs that weigh most in that direction: those pushing
- * towards a likely segment, those pushing away from an unlikely one.
+ * is unlikely (2 %)", "Active is less likely than lapsing (33 % against 42 %)" — and names the two
+ * inputs that weigh most in that direction: those pushing towards a likely segment, those pushing
+ * away from a less likely one. The card's decision rule can predict a segment that is not the most
+ * probable one (class weights favour rarer segments); the sentence then says so, rather than
+ * calling it the most likely.
  */
 export function presentExplanation(
   attribution: Attribution,
@@ -270,13 +285,21 @@ export function presentExplanation(
 ): PresentedExplanation {
   const contributions = attribution.contributions[classIndex];
   // Ranked by magnitude (a stable sort of indices: ties keep the inputs' order); only the shown
-  // inputs are copied, since a page explains 1000 rows of up to 32 inputs each.
-  const order = Array.from(inputs, (_, i) => i).sort((a, b) => Math.abs(contributions[b]) - Math.abs(contributions[a]));
+  // inputs are copied, since a page explains 1000 rows of up to 32 inputs each. Withheld per-record
+  // inputs are never listed (their number is derived data) and count in the rest.
+  let rest = 0;
+  const listed: number[] = [];
+  for (let i = 0; i < inputs.length; i++) {
+    if (inputs[i].withheld && inputs[i].perRecord) rest += contributions[i];
+    else listed.push(i);
+  }
+  const order = listed.sort((a, b) => Math.abs(contributions[b]) - Math.abs(contributions[a]));
   const nShown = Math.min(order.length, Math.max(0, top));
   const shown = order.slice(0, nShown).map((i) => ({ ...inputs[i], contribution: contributions[i] }));
-  let rest = 0;
   for (let r = nShown; r < order.length; r++) rest += contributions[order[r]];
-  const towards = outlook.predicted;
+  const more = outlook.moreProbable;
+  // Towards the segment when it is likely, the most probable, or predicted; else away from it.
+  const towards = outlook.predicted || outlook.probability >= 0.5 || !more;
   const drivers: ExplainedInput[] = [];
   for (let r = 0; r < order.length && drivers.length < 2; r++) {
     const c = contributions[order[r]];
@@ -284,7 +307,17 @@ export function presentExplanation(
   }
   const name = segmentLabel(segment);
   const p = percent(outlook.probability);
-  const opening = !towards ? `${name} is unlikely (${p})` : outlook.probability >= 0.5 ? `${name} is likely (${p})` : `${name} is the most likely segment (${p})`;
+  const against = more ? `${p} against ${percent(more.probability)}` : '';
+  const opening =
+    outlook.probability >= 0.5
+      ? `${name} is likely (${p})`
+      : !more
+        ? `${name} is the most likely segment (${p})`
+        : outlook.predicted
+          ? `${name} is the predicted segment, though ${segmentLabel(more.segment).toLowerCase()} is more probable (${against}; the decision rule weighs ${name.toLowerCase()} up)`
+          : outlook.probability < 0.2
+            ? `${name} is unlikely (${p})`
+            : `${name} is less likely than ${segmentLabel(more.segment).toLowerCase()} (${against})`;
   const summary = drivers.length ? `${opening}, mainly because ${drivers.map((d) => d.phrase).join(' and ')}.` : `${opening}, with no single input standing out.`;
   return {
     segment,

@@ -12,6 +12,7 @@ import type { Attribution, Explainer } from '../inference/explain/index.js';
 import type { ExplanationPool } from '../inference/explain/pool.js';
 import { SEQUENCE_SOURCES } from '../features/spec.js';
 import { featureInputs, withheldClause, type ExplainedInput } from './explanation.js';
+import { currencyOf, plainMoney } from '../models/card.js';
 import { endOfUtcDay } from './as-of.js';
 import { decide } from './decision.js';
 import { featuresForCustomers, type CustomerFeatures } from '../features/index.js';
@@ -179,6 +180,7 @@ export class Scoring {
   /** Explanations for rows of one model, in order. */
   async explain(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
     const explainer = this.explainerOf(model);
+    const currency = currencyOf(model.card); // amounts are stated in the currency the model was trained on
     if (explainer && this.explainPool) {
       // In the worker pool (EXPLAIN_WORKERS): the event loop only packs rows and reads the results,
       // and phrases the inputs in slices between turns of the event loop.
@@ -186,7 +188,7 @@ export class Scoring {
       const out: Explained[] = [];
       for (let i = 0; i < rows.length; i++) {
         if (i > 0 && i % PHRASE_SLICE === 0) await nextTurn();
-        out.push({ method: explainer.method, attribution: attributions[i], inputs: featureInputs(model.featureNames, rows[i].features) });
+        out.push({ method: explainer.method, attribution: attributions[i], inputs: featureInputs(model.featureNames, rows[i].features, currency) });
       }
       return out;
     }
@@ -199,7 +201,7 @@ export class Scoring {
         const slice = rows.slice(i, i + EXPLAIN_SLICE);
         const attributions = explainer.explain(slice.map((r) => r.features));
         attributions.forEach((attribution, j) =>
-          out.push({ method: explainer.method, attribution, inputs: featureInputs(model.featureNames, slice[j].features) }),
+          out.push({ method: explainer.method, attribution, inputs: featureInputs(model.featureNames, slice[j].features, currency) }),
         );
       }
       return out;
@@ -233,6 +235,7 @@ export class Scoring {
   /** Occlusion for a few customers: one inference call for all their variants. */
   private async occlude(model: LoadedModel, rows: ModelRow[], asOf: Date): Promise<Explained[]> {
     const tokenWidth = model.layout.sequence!.tokenWidth;
+    const currency = currencyOf(model.card);
     const batch: ModelRow[] = [];
     for (const row of rows) {
       batch.push(row);
@@ -259,7 +262,7 @@ export class Scoring {
         const day = new Date(asOf.getTime() - token[3] * DAY_MS).toISOString().slice(0, 10);
         const cents = Math.round(token[0] * 100); // the token is float32; the amount was exact cents
         const known = !row.sequenceUnknownAmounts?.includes(j);
-        const amount = known ? `$${(cents / 100).toFixed(2)}` : 'amount unknown';
+        const amount = known ? plainMoney(cents / 100, currency) : 'amount unknown';
         inputs.push({
           feature: `order[${j}]`,
           label: `Order of ${day} (${amount})`,
@@ -270,6 +273,7 @@ export class Scoring {
           withheldLabel: `Order ${j + 1} (oldest first)`,
           withheldPhrase: withheldClause(`one of the orders`),
           withheld: false,
+          perRecord: true,
         });
       }
       out.push({ method: 'occlusion', attribution: { base, contributions, margins }, inputs });

@@ -14,6 +14,7 @@ import { Customer } from '../customer/customer.type.js';
 import { badInput } from '../errors.js';
 import { modelFor } from '../model/pin.js';
 import { asOfDescription, scoringTime } from '../prediction/prediction.resolver.js';
+import { derivedFields } from '../auth/policy.js';
 import { Lifetime } from './lifetime.type.js';
 
 
@@ -41,7 +42,7 @@ export class CustomerLifetimeResolver {
     checkHorizonDays('horizonDays', horizonDays);
     if (!(monthlyDiscountRate >= 0 && monthlyDiscountRate <= 1)) throw badInput('monthlyDiscountRate', 'must be between 0 and 1');
     const m = modelFor(ctx, model, version);
-    const time = scoringTime(ctx, asOf);
+    const time = scoringTime(ctx, asOf, derivedFields['Customer.lifetime']);
     const params = lifetimeParams(m.card);
     if (!params) {
       addWarning(ctx, {

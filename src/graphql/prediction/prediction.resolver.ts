@@ -6,7 +6,9 @@ import { explanationMethods } from '../../scoring/scoring.js';
 import type { Context } from '../context.type.js';
 import { Customer } from '../customer/customer.type.js';
 import { ScoringTimeScalar } from '../common/scalars.js';
-import { badInput } from '../errors.js';
+import { appError, badInput, ErrorCode } from '../errors.js';
+import { featureSources, SEQUENCE_SOURCES, type FeatureSource } from '../../features/spec.js';
+import { outOfScoringRange, SCORING_TIME_RANGE } from '../../scoring/as-of.js';
 import { modelFor } from '../model/pin.js';
 import { Explanation, Prediction, SegmentProbability } from './prediction.type.js';
 
@@ -17,11 +19,29 @@ function modelOf(ctx: Context, name: string | null | undefined, version?: string
   return modelFor(ctx, name, version);
 }
 
-export function scoringTime(ctx: Context, asOf: Date | null | undefined): Date {
-  if (asOf && (asOf.getTime() < 0 || asOf.getTime() > Date.now() + 366 * 86_400_000)) {
-    throw badInput('asOf', 'must be between 1970 and one year from now');
+/**
+ * The scoring time of a request. A caller-chosen `asOf` is derived data of every input it moves:
+ * asked day by day, a prediction changes on the days the customer ordered (orders), or crossed an
+ * age the model splits on (birth date). So choosing it needs a role that may read all of
+ * `sources`, the data the answer is computed from; others get the default scoring time only.
+ */
+export function scoringTime(ctx: Context, asOf: Date | null | undefined, sources: readonly FeatureSource[]): Date {
+  if (asOf && outOfScoringRange(asOf)) throw badInput('asOf', `must be ${SCORING_TIME_RANGE}`);
+  if (asOf && !derivedValueReadable(ctx.principal.role)(sources)) {
+    throw appError(
+      ErrorCode.FORBIDDEN,
+      `Not allowed for this credential: asOf (the answer at a chosen time would show when the customer data it is computed from changed: ${sources.join(', ')}); omit asOf to use the default scoring time`,
+      { argument: 'asOf' },
+    );
   }
   return ctx.scoring.asOf(asOf);
+}
+
+/** The customer data a model's answers are computed from: its tabular features' sources, and the orders of a sequence model. */
+export function modelSources(model: LoadedModel): readonly FeatureSource[] {
+  const sources = new Set<FeatureSource>(model.featureNames.flatMap((name) => featureSources(name)));
+  if (model.layout.sequence) for (const s of SEQUENCE_SOURCES) sources.add(s);
+  return [...sources];
 }
 
 async function explain(ctx: Context, prediction: Prediction, top: number, segment: string | null | undefined): Promise<Explanation | null> {
@@ -36,7 +56,9 @@ async function explain(ctx: Context, prediction: Prediction, top: number, segmen
   // Derived data follows the policy of its sources: withheld before anything is phrased.
   const inputs = withholdUnreadable(explained.inputs, derivedValueReadable(ctx.principal.role));
   const probability = prediction.segmentProbabilities[classIndex]?.probability ?? 0;
-  const presented = presentExplanation(explained.attribution, classIndex, target, inputs, top, { probability, predicted: target === prediction.segment });
+  const top1 = prediction.segmentProbabilities.reduce((a, b) => (b.probability > a.probability ? b : a));
+  const moreProbable = top1.segment !== target && top1.probability > probability ? top1 : null;
+  const presented = presentExplanation(explained.attribution, classIndex, target, inputs, top, { probability, predicted: target === prediction.segment, moreProbable });
   return {
     ...presented,
     contributions: presented.contributions.map((c) => ({
@@ -62,7 +84,8 @@ export class CustomerPredictionResolver {
     @Ctx() ctx: Context,
     @Arg('version', () => String, { nullable: true, description: 'A loaded version (see Query.models), e.g. a candidate; default: the promoted version.' }) version?: string | null,
   ): Promise<Prediction | null> {
-    return ctx.predictionLoaders.prediction(modelOf(ctx, model, version), scoringTime(ctx, asOf)).load(customer.id);
+    const m = modelOf(ctx, model, version);
+    return ctx.predictionLoaders.prediction(m, scoringTime(ctx, asOf, modelSources(m))).load(customer.id);
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'The segment the customer is heading for (default model).' })

@@ -45,7 +45,7 @@ export class Prediction {
   @Field(() => String) model!: string;
   @Field(() => String) modelVersion!: string;
   @Field(() => GraphQLDateTimeISO, { description: 'Features use orders up to this instant.' }) asOf!: Date;
-  @Field(() => String, { description: 'The most probable segment (stable key, see Query.models).' }) segment!: string;
+  @Field(() => String, { description: 'The predicted segment (stable key, see Query.models): the model card\'s decision rule over the calibrated probabilities, argmax of p · w with class weights tuned on validation customers — not always the most probable segment (see segmentProbabilities).' }) segment!: string;
   @Field(() => Float, { description: 'Probability of `segment`.' }) probability!: number;
   @Field(() => [SegmentProbability], { description: 'Every segment; sums to 1.' }) segmentProbabilities!: SegmentProbability[];
 }

@@ -6,7 +6,7 @@ import { SegmentProbability } from '../prediction/prediction.type.js';
 export class StoredScore {
   @Field(() => String) model!: string;
   @Field(() => String, { description: 'Version of the model that wrote the score.' }) modelVersion!: string;
-  @Field(() => String, { description: 'The most probable segment.' }) segment!: string;
+  @Field(() => String, { description: 'The predicted segment (the model card\'s decision rule, as Prediction.segment): not always the most probable one.' }) segment!: string;
   @Field(() => Float, { description: 'Probability of `segment`.' }) probability!: number;
   @Field(() => [SegmentProbability], { description: 'Every segment of the model, in model-card order.' }) segmentProbabilities!: SegmentProbability[];
   @Field(() => GraphQLDateTimeISO, { description: 'Scoring time: features used orders up to this instant.' }) asOf!: Date;
