@@ -48,7 +48,8 @@ async function serve(dataDir: string, env: Record<string, string> = {}) {
       body: JSON.stringify({ query, variables }),
     });
     const body = (await res.json()) as { data?: any; errors?: unknown[] };
-    if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+    // The server's own warnings and errors say why a request failed (the response only says INTERNAL_SERVER_ERROR).
+    if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}\nserver log:\n${service.lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-5).join('\n')}`);
     return body.data;
   };
   return { service, base, gql, startupSeconds: Number(ready.startupSeconds) };
