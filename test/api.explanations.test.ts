@@ -339,7 +339,7 @@ describe('summaries say what is true, with numbers rounded for people', () => {
     const one = `query($id: ID!) { customer(id: $id) {
       x: prediction(model: "xgboost-segment") { explanation(top: 100) { summary contributions { feature displayValue } } }
       t: prediction(model: "transformer-segment") { explanation(top: 3) { contributions { label displayValue } } } } }`;
-    const cards = ['xgboost-segment', 'transformer-segment'].map((m) => t.scoring.model(m).card as { training_data: Record<string, unknown> });
+    const cards = ['xgboost-segment', 'transformer-segment'].map((m) => t.scoring.model(m).card as unknown as { training_data: Record<string, unknown> });
     const before = cards.map((c) => c.training_data.currency);
     try {
       for (const c of cards) c.training_data.currency = 'CHF';

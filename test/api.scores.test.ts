@@ -133,6 +133,26 @@ describe.each(databaseKinds)('stored scores in the API on %s', (kind) => {
     expect([...byCreation.ids].sort()).toEqual(matching.map((r) => r.id).sort());
   });
 
+  it('marks a stored score whose customer data changed after it was written, as the live prediction may then differ', async () => {
+    const query = `query($id: ID!) { customer(id: $id) { score(model: "${MODEL}") { scoredAt dataChangedSince } } }`;
+    const flag = async (id: string) => (await t.post(JSON.stringify({ query, variables: { id } }))).json.data.customer.score.dataChangedSince;
+    const [a, b, c] = ref.filter((r) => r.segment !== null).map((r) => r.id);
+    expect([await flag(a), await flag(b), await flag(c)]).toEqual([false, false, false]);
+    // An order recorded now, placed before asOf, is in the live prediction at asOf but not in the stored score.
+    const before = await t.db.prisma.order.create({ data: { customerId: a, externalId: 'late-a', orderedAt: new Date('2025-12-30T10:00:00Z'), amount: '50.00', itemCount: 1, currency: 'USD' } });
+    // One placed after asOf is in neither.
+    const after = await t.db.prisma.order.create({ data: { customerId: b, externalId: 'late-b', orderedAt: new Date('2026-01-02T10:00:00Z'), amount: '50.00', itemCount: 1, currency: 'USD' } });
+    try {
+      expect([await flag(a), await flag(b)]).toEqual([true, false]);
+      // A profile update (upsertCustomer) changes what the score was computed from too.
+      await t.db.prisma.customer.update({ where: { id: c }, data: { birthDate: new Date('1970-01-01') } });
+      expect(await flag(c)).toBe(true);
+    } finally {
+      await t.db.prisma.order.deleteMany({ where: { id: { in: [before.id, after.id] } } });
+    }
+    expect(await flag(a)).toBe(false);
+  });
+
   it('reads the scores of the model named by scoreModel', async () => {
     const none = await walk({ filter: { segment: 'active' }, scoreModel: 'logistic-segment' });
     expect(none).toMatchObject({ ids: [], totalCount: 0 });

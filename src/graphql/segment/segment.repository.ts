@@ -13,8 +13,10 @@ type ScoreRow = Omit<StoredScore, 'segmentProbabilities'> & { customerId: string
 export async function scoresByCustomerIds(db: Database, model: string, classes: readonly string[], ids: readonly string[]): Promise<Map<string, StoredScore>> {
   const rows = await db.prisma.$queryRaw<ScoreRow[]>`
     SELECT cs."customerId"::text AS "customerId", cs."model", cs."modelVersion", cs."segment", cs."probability",
-           cs."probabilities", cs."asOf", cs."scoredAt", cs."pAlive", cs."expectedOrders", cs."predictedClv"
-    FROM "CustomerScore" cs
+           cs."probabilities", cs."asOf", cs."scoredAt", cs."pAlive", cs."expectedOrders", cs."predictedClv",
+           (c."updatedAt" > cs."scoredAt"
+             OR EXISTS (SELECT 1 FROM "Order" o WHERE o."customerId" = cs."customerId" AND o."createdAt" > cs."scoredAt" AND o."orderedAt" <= cs."asOf")) AS "dataChangedSince"
+    FROM "CustomerScore" cs JOIN "Customer" c ON c."id" = cs."customerId"
     WHERE cs."model" = ${model} AND cs."customerId" = ANY(${ids}::uuid[])`;
   const result = new Map<string, StoredScore>();
   for (const { customerId, probabilities, ...row } of rows) {

@@ -17,6 +17,11 @@ export class StoredScore {
   expectedOrders!: number | null;
   @Field(() => Float, { nullable: true, description: 'Predicted lifetime value over the 90 days after asOf, undiscounted, in the card\'s currency (Customer.lifetime(horizonDays: 90).predictedClv at the time of scoring).' })
   predictedClv!: number | null;
+  @Field(() => Boolean, {
+    description:
+      'True when the customer\'s data changed after the score was written: an order recorded since, ordered at or before asOf, or the profile updated (upsertCustomer, an import). The live prediction at the same asOf may then differ; the next batch-scoring run rescores the customer.',
+  })
+  dataChangedSince!: boolean;
 }
 
 @ObjectType({ description: 'Stored scores of one segment.' })
