@@ -12,7 +12,7 @@ import { outOfScoringRange, SCORING_TIME_RANGE } from '../../scoring/as-of.js';
 import { modelFor } from '../model/pin.js';
 import { Explanation, Prediction, SegmentProbability } from './prediction.type.js';
 
-export const asOfDescription = 'Scoring time: features use orders up to this instant; a date alone means the end of that UTC day. Default: SCORING_AS_OF, else the end of the current UTC day.';
+export const asOfDescription = 'Scoring time: features use orders up to this instant; a date alone means the end of that UTC day. Default: SCORING_AS_OF, else the end of the current UTC day. Choosing it needs a role that may read all the customer data the answer is computed from (FORBIDDEN otherwise: answers at chosen times would show when that data changed).';
 const MAX_TOP = 100;
 
 function modelOf(ctx: Context, name: string | null | undefined, version?: string | null): LoadedModel {
@@ -37,11 +37,18 @@ export function scoringTime(ctx: Context, asOf: Date | null | undefined, sources
   return ctx.scoring.asOf(asOf);
 }
 
-/** The customer data a model's answers are computed from: its tabular features' sources, and the orders of a sequence model. */
+const sourcesOfModel = new WeakMap<LoadedModel, readonly FeatureSource[]>();
+
+/** The customer data a model's answers are computed from: its tabular features' sources, and the orders of a sequence model (once per loaded version). */
 export function modelSources(model: LoadedModel): readonly FeatureSource[] {
-  const sources = new Set<FeatureSource>(model.featureNames.flatMap((name) => featureSources(name)));
-  if (model.layout.sequence) for (const s of SEQUENCE_SOURCES) sources.add(s);
-  return [...sources];
+  let sources = sourcesOfModel.get(model);
+  if (!sources) {
+    const all = new Set<FeatureSource>(model.featureNames.flatMap((name) => featureSources(name)));
+    if (model.layout.sequence) for (const s of SEQUENCE_SOURCES) all.add(s);
+    sources = [...all];
+    sourcesOfModel.set(model, sources);
+  }
+  return sources;
 }
 
 async function explain(ctx: Context, prediction: Prediction, top: number, segment: string | null | undefined): Promise<Explanation | null> {
