@@ -153,6 +153,25 @@ describe.each(databaseKinds)('stored scores in the API on %s', (kind) => {
     expect(await flag(a)).toBe(false);
   });
 
+  it.runIf(kind === 'pglite')('segmentSummary waits for a transaction that holds the embedded session longer than 2 s, instead of failing', async () => {
+    // The embedded database is one session: this transaction holds it, as an import's does.
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    const holder = t.db.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1`;
+        holding();
+        await new Promise((r) => setTimeout(r, 3_000)); // longer than Prisma's default wait (2 s) for a transaction to start
+      },
+      { timeout: 20_000 },
+    );
+    await held;
+    const res = await t.post(JSON.stringify({ query: '{ segmentSummary { customersTotal } }' }));
+    await holder;
+    expect(res.json.errors).toBeUndefined();
+    expect(res.json.data.segmentSummary.customersTotal).toBe(240);
+  });
+
   it('reads the scores of the model named by scoreModel', async () => {
     const none = await walk({ filter: { segment: 'active' }, scoreModel: 'logistic-segment' });
     expect(none).toMatchObject({ ids: [], totalCount: 0 });

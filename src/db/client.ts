@@ -345,6 +345,9 @@ async function commandDriver(dataDir: string, options: DatabaseOptions): Promise
   }
 }
 
+/** How long an interactive transaction may wait for a connection before it fails. */
+export const TRANSACTION_MAX_WAIT_MS = 30_000;
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   let driver: Driver;
   if (options.databaseUrl) {
@@ -383,6 +386,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const prisma = new PrismaClient({
     adapter: driver.adapterFactory,
     log: [{ emit: 'event', level: 'query' }],
+    // An interactive transaction waits for its connection as a statement does. On the embedded
+    // database a command's transaction (an import, or the rollback of a killed one) holds the one
+    // session for seconds; Prisma's default 2 s wait turned that wait into an INTERNAL_SERVER_ERROR
+    // of segmentSummary (seen under load right after kill -9 of an import). A request still ends
+    // at HTTP_REQUEST_TIMEOUT_SECONDS (30 s by default).
+    transactionOptions: { maxWait: TRANSACTION_MAX_WAIT_MS },
   });
   let queries = 0;
   prisma.$on('query', () => {
