@@ -2,6 +2,7 @@
 // probabilities. Rows of concurrent callers are merged by a per-model MicroBatcher into one
 // session.run (unless batching is switched off). Knows nothing of GraphQL or the database.
 import type * as ort from 'onnxruntime-node';
+import { quote } from '../text.js';
 import { MicroBatcher, QueueFullError, type BatchStats, type BatcherOptions } from './batcher.js';
 import { warmUp, type LoadedModel, type ModelRegistry } from './registry.js';
 import { buildFeedArrays, buildFeeds, splitProbabilities, type ModelRow } from './tensors.js';
@@ -18,14 +19,6 @@ export interface InferenceObserver {
   /** One predict() call finished (ok) or failed, including refusals. */
   onRequest?(model: LoadedModel, ok: boolean): void;
   onReject?(model: LoadedModel): void;
-}
-
-/**
- * A caller's text inside an error message: JSON-quoted (control characters escaped) and cut to 64
- * characters, so a 5,000-character or NUL-laden name is not echoed back whole into responses and logs.
- */
-export function quoted(text: string, max = 64): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
 export class UnknownModelError extends Error {
@@ -52,9 +45,9 @@ export class InferenceService {
     if (model) return model;
     if (this.registry.get(name)) {
       const known = this.registry.versions(name).map((m) => m.version).join(', ');
-      throw new UnknownModelError(`Unknown version ${quoted(version ?? '')} of model "${name}" (loaded: ${known})`);
+      throw new UnknownModelError(`Unknown version ${quote(version ?? '', 64)} of model "${name}" (loaded: ${known})`);
     }
-    throw new UnknownModelError(`Unknown model ${quoted(name)} (known: ${this.registry.names().join(', ')})`);
+    throw new UnknownModelError(`Unknown model ${quote(name, 64)} (known: ${this.registry.names().join(', ')})`);
   }
 
   private batcher(model: LoadedModel): MicroBatcher<ModelRow, Float32Array> {

@@ -2,6 +2,7 @@
 // their 1-based line numbers; each validator turns a record into a typed row or a reason.
 // Values from the file that a reason repeats go through `quote` (escaped, truncated), so a binary
 // or hostile file cannot write raw bytes or terminal escapes to the user's screen.
+import { quote } from '../text.js';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { itemCountProblem, MAX_ITEM_COUNT } from '../db/rules.js';
@@ -13,11 +14,8 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = (reason: string): Parsed<never> => ({ ok: false, reason });
 
-/** A value from the file, safe to print: JSON-quoted, control/format characters escaped, at most 40 characters. */
-export function quote(value: string, max = 40): string {
-  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(cut).replace(/[\p{C}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+// A value from the file, safe to print (quote, at most 40 characters): shared with the other modules' messages.
+export { quote };
 
 /**
  * One order line as staged for the import (ingest/staging.ts). For plain order rows a line is an

@@ -15,15 +15,15 @@ export function currencyOf(card: ModelCard): string {
 
 const symbols: Record<string, string> = { USD: '$', EUR: '€', GBP: '£', JPY: '¥' };
 
+const withSymbol = (amount: string, currency: string) => (symbols[currency] ? `${symbols[currency]}${amount}` : `${amount} ${currency}`);
+
 export function money(value: number, currency: string): string {
-  const amount = value.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  return symbols[currency] ? `${symbols[currency]}${amount}` : `${amount} ${currency}`;
+  return withSymbol(value.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }), currency);
 }
 
 /** The same without thousands separators, as explanations state amounts: "$9001.50", "€88.10", "88.10 CHF". */
 export function plainMoney(value: number, currency: string): string {
-  const amount = value.toFixed(2);
-  return symbols[currency] ? `${symbols[currency]}${amount}` : `${amount} ${currency}`;
+  return withSymbol(value.toFixed(2), currency);
 }
 
 /**
